@@ -1,0 +1,33 @@
+"""Flicket: a simple, fast and secure ticketing system, on Pyramid."""
+
+from importlib.metadata import PackageNotFoundError, version
+
+from pyramid.config import Configurator
+
+from flicket.resources import root_factory
+from flicket.settings import load as load_settings
+
+try:
+    __version__ = version("flicket")
+except PackageNotFoundError:  # running from a checkout that was never installed
+    __version__ = "0.0.0"
+
+
+def main(global_config, **settings):
+    """The WSGI application (``paste.app_factory``)."""
+    settings = load_settings(settings)
+    with Configurator(settings=settings, root_factory=root_factory) as config:
+        config.include("pyramid_jinja2")
+        config.include(".db")  # request.dbsession, pyramid_tm, pyramid_retry
+        config.include(".sessions")  # signed-cookie sessions, CSRF on every unsafe request
+        config.include(".security")  # the security policy, request.user
+        config.include(".ratelimit")  # login and reset rate limits
+        config.include(".mail")  # request.mailer, sent after commit
+        config.include(".templating")  # Jinja2 settings and layout values
+        config.include(".tweens")  # security headers on every response
+        config.include(".errors")  # HTML and JSON error views
+        config.include(".routes")  # every URL of the application
+        config.include(".admin")  # the site configuration row
+        config.include(".accounts")  # login, logout, password reset, API tokens
+        config.include(".tickets")  # home page (the ticket features come next)
+    return config.make_wsgi_app()

@@ -1,0 +1,54 @@
+"""Rate limits for every path that checks a password or sends a reset mail.
+
+The HTML login and the API's token request share these, so both count against the same
+account and address limits. A limited attempt is refused before any bcrypt work.
+"""
+
+import logging
+
+log = logging.getLogger(__name__)
+
+
+def _limits(request):
+    return request.registry["ratelimits"]
+
+
+def _account_key(login):
+    return (login or "").strip().lower()[:120]
+
+
+def login_retry_after(request, login):
+    """Seconds to wait before another login attempt is allowed (0: allowed now)."""
+    limits = _limits(request)
+    return max(
+        limits["login_global"].retry_after(request, "all"),
+        limits["login_address"].retry_after(request, request.client_addr or "unknown"),
+        limits["login_account"].retry_after(request, _account_key(login)),
+    )
+
+
+def record_login_failure(request, login):
+    limits = _limits(request)
+    limits["login_global"].hit(request, "all")
+    limits["login_address"].hit(request, request.client_addr or "unknown")
+    limits["login_account"].hit(request, _account_key(login))
+
+
+def record_login_success(request, login):
+    # The account's own counter starts again; the address counter does not, so one
+    # valid account cannot be used to reset an attacker's budget.
+    _limits(request)["login_account"].clear(request, _account_key(login))
+
+
+def reset_retry_after(request, email):
+    limits = _limits(request)
+    return max(
+        limits["reset_address"].retry_after(request, request.client_addr or "unknown"),
+        limits["reset_email"].retry_after(request, _account_key(email)),
+    )
+
+
+def record_reset_request(request, email):
+    limits = _limits(request)
+    limits["reset_address"].hit(request, request.client_addr or "unknown")
+    limits["reset_email"].hit(request, _account_key(email))

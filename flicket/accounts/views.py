@@ -1,0 +1,158 @@
+"""Login, logout and password reset pages."""
+
+import logging
+from urllib.parse import urlsplit
+
+from pyramid.httpexceptions import HTTPFound
+from pyramid.security import NO_PERMISSION_REQUIRED, forget, remember
+from pyramid.view import view_config
+
+from flicket.accounts import throttle
+from flicket.accounts.forms import LoginForm, NewPasswordForm, ResetRequestForm
+from flicket.mail import send_templated_mail
+from flicket.permissions import Permission
+
+log = logging.getLogger(__name__)
+
+LOGIN_FAILED = "Invalid username, email or password."
+RESET_SENT = (
+    "If an account uses that address, we have sent it a link to choose a new password. "
+    "The link works once and expires in {minutes} minutes."
+)
+
+
+def safe_next(request, target):
+    """``target`` if it is a path on this site, else the home page (no open redirects)."""
+    home = request.route_path("home")
+    if not target or not isinstance(target, str) or len(target) > 2000:
+        return home
+    if any(ord(c) < 32 or c == "\\" for c in target):
+        return home
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//"):
+        return home
+    if parts.path in (request.route_path("login"), request.route_path("logout")):
+        return home
+    return target
+
+
+def _too_many(request, retry_after, template_values):
+    request.response.status_int = 429
+    request.response.headers["Retry-After"] = str(retry_after)
+    minutes = max(1, (retry_after + 59) // 60)
+    template_values["error"] = (
+        f"Too many attempts. Please wait {minutes} minute{'s' if minutes > 1 else ''} "
+        "and try again."
+    )
+    return template_values
+
+
+def _log_value(text):
+    """A short, single-line, escaped rendering of user input for the logs."""
+    return repr((text or "")[:64])
+
+
+@view_config(
+    route_name="login", renderer="accounts/login.jinja2", permission=NO_PERMISSION_REQUIRED
+)
+def login(request):
+    if request.user is not None:
+        return HTTPFound(location=safe_next(request, request.params.get("next")))
+    form = LoginForm.from_request(request, next=request.GET.get("next", ""))
+    values = {"form": form, "error": None, "page_title": "Log in"}
+    if request.method != "POST" or not form.validate():
+        return values
+
+    login_name = form.username.data
+    retry_after = throttle.login_retry_after(request, login_name)
+    if retry_after:
+        log.warning("login rate-limited: login=%s addr=%s", _log_value(login_name),
+                    request.client_addr)
+        return _too_many(request, retry_after, values)
+
+    user = request.accounts.authenticate(login_name, form.password.data)
+    if user is None:
+        throttle.record_login_failure(request, login_name)
+        log.info("login failed: login=%s addr=%s", _log_value(login_name), request.client_addr)
+        values["error"] = LOGIN_FAILED
+        form.password.data = ""
+        return values
+
+    throttle.record_login_success(request, login_name)
+    headers = remember(request, user.id)
+    log.info("login: user=%s addr=%s", user.id, request.client_addr)
+    request.session.flash(f"Welcome, {user.name or user.username}. You are logged in.", "success")
+    return HTTPFound(location=safe_next(request, form.next.data), headers=headers)
+
+
+@view_config(route_name="logout", request_method="GET", renderer="accounts/logout.jinja2",
+             permission=Permission.VIEW)
+def logout_confirm(request):
+    return {"page_title": "Log out"}
+
+
+@view_config(route_name="logout", request_method="POST", permission=Permission.VIEW)
+def logout(request):
+    user = request.user
+    # Logging out ends every session and API token of this user, not only this cookie.
+    request.accounts.end_all_sessions(user)
+    headers = forget(request)
+    log.info("logout: user=%s", user.id)
+    request.session.flash("You have been logged out.", "success")
+    return HTTPFound(location=request.route_url("login"), headers=headers)
+
+
+@view_config(route_name="password_reset", renderer="accounts/reset_request.jinja2",
+             permission=NO_PERMISSION_REQUIRED)
+def password_reset_request(request):
+    form = ResetRequestForm.from_request(request)
+    values = {"form": form, "error": None, "page_title": "Reset your password"}
+    if request.method != "POST" or not form.validate():
+        return values
+    email = form.email.data
+    retry_after = throttle.reset_retry_after(request, email)
+    if retry_after:
+        log.warning("password reset rate-limited: addr=%s", request.client_addr)
+        return _too_many(request, retry_after, values)
+    throttle.record_reset_request(request, email)
+
+    user = request.accounts.find_by_email(email)
+    if user is not None and not user.disabled:
+        token = request.accounts.make_reset_token(user)
+        send_templated_mail(
+            request,
+            "password_reset",
+            [user.email],
+            "Password Reset",
+            user=user,
+            link=request.public_url("password_reset_confirm", token=token),
+            minutes=request.registry.settings["flicket.reset.token_lifetime"] // 60,
+        )
+        log.info("password reset link sent: user=%s", user.id)
+    # The same answer whether or not the address belongs to someone.
+    minutes = request.registry.settings["flicket.reset.token_lifetime"] // 60
+    request.session.flash(RESET_SENT.format(minutes=minutes), "info")
+    return HTTPFound(location=request.route_url("login"))
+
+
+@view_config(route_name="password_reset_confirm", renderer="accounts/reset_confirm.jinja2",
+             permission=NO_PERMISSION_REQUIRED)
+def password_reset_confirm(request):
+    user = request.accounts.user_for_reset_token(request.matchdict["token"])
+    form = NewPasswordForm.from_request(request)
+    values = {"form": form, "valid": user is not None, "problems": [],
+              "page_title": "Choose a new password"}
+    if user is None:
+        request.response.status_int = 400
+        return values
+    if request.method != "POST" or not form.validate():
+        return values
+    problems = request.accounts.password_problems(form.password.data, user)
+    if problems:
+        values["problems"] = problems
+        return values
+    request.accounts.set_password(user, form.password.data)
+    headers = forget(request)
+    log.info("password reset completed: user=%s", user.id)
+    request.session.flash("Your password has been changed. Please log in.", "success")
+    return HTTPFound(location=request.route_url("login"), headers=headers)

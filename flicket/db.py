@@ -1,0 +1,93 @@
+"""Database plumbing: declarative Base, engine, session factory and ``request.dbsession``.
+
+Every request gets one SQLAlchemy session joined to the request's transaction (pyramid_tm
+commits it at the end of the request, or aborts it on an exception); nobody commits by hand.
+"""
+
+import sqlalchemy as sa
+import zope.sqlalchemy
+from sqlalchemy import event
+from sqlalchemy.orm import DeclarativeBase, sessionmaker
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(table_name)s_%(column_0_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Base(DeclarativeBase):
+    metadata = sa.MetaData(naming_convention=NAMING_CONVENTION)
+
+
+def get_engine(settings, prefix="sqlalchemy."):
+    """Create the engine, with SQLite made transactional and foreign-key aware."""
+    options = {"pool_pre_ping": True}
+    url = sa.engine.make_url(settings[prefix + "url"])
+    if url.get_backend_name() == "sqlite":
+        options = {"connect_args": {"timeout": 30, "check_same_thread": False}}
+    elif url.get_backend_name() == "mysql":
+        url = url.update_query_dict({"charset": "utf8mb4"})
+        options["pool_recycle"] = 3600
+    engine = sa.engine_from_config(
+        {k: v for k, v in settings.items() if k.startswith(prefix) and k != prefix + "url"},
+        prefix=prefix,
+        url=url,
+        future=True,
+        **options,
+    )
+    if url.get_backend_name() == "sqlite":
+        _make_sqlite_transactional(engine)
+    return engine
+
+
+def _make_sqlite_transactional(engine):
+    # pysqlite's own transaction handling defers BEGIN and breaks SAVEPOINT; take it over,
+    # as the SQLAlchemy documentation recommends, and turn on foreign keys and WAL.
+    @event.listens_for(engine, "connect")
+    def on_connect(dbapi_connection, connection_record):
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA busy_timeout=30000")
+        if engine.url.database and engine.url.database != ":memory:":
+            cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def on_begin(conn):
+        conn.exec_driver_sql("BEGIN")
+
+
+def get_session_factory(engine):
+    return sessionmaker(bind=engine, expire_on_commit=False)
+
+
+def get_tm_session(session_factory, transaction_manager, request=None):
+    """A session joined to ``transaction_manager`` (used by requests and console scripts)."""
+    dbsession = session_factory(info={"request": request})
+    zope.sqlalchemy.register(dbsession, transaction_manager=transaction_manager)
+    return dbsession
+
+
+def includeme(config):
+    settings = config.get_settings()
+    settings["tm.manager_hook"] = "pyramid_tm.explicit_manager"
+    config.include("pyramid_tm")
+    config.include("pyramid_retry")
+
+    engine = get_engine(settings)
+    session_factory = get_session_factory(engine)
+    config.registry["dbsession_factory"] = session_factory
+    config.registry["dbengine"] = engine
+
+    def dbsession(request):
+        # Tests may hand in a session bound to their own rolled-back connection.
+        session = request.environ.get("app.dbsession")
+        if session is None:
+            session = get_tm_session(session_factory, request.tm, request=request)
+        return session
+
+    config.add_request_method(dbsession, reify=True)

@@ -1,0 +1,133 @@
+"""Moving-window rate limits with a pluggable store.
+
+``memory`` counts in this process only (one waitress process); ``database`` keeps the hits
+in ``flicket_rate_limit_hit`` so that every process sharing the database sees them.
+"""
+
+import threading
+from collections import defaultdict, deque
+from datetime import timedelta
+
+import sqlalchemy as sa
+
+from flicket import clock
+from flicket.accounts.models import RateLimitHit
+
+
+class MemoryStore:
+    def __init__(self):
+        self._hits = defaultdict(deque)
+        self._lock = threading.Lock()
+
+    def add(self, request, key, at, since):
+        with self._lock:
+            hits = self._hits[key]
+            while hits and hits[0] <= since:
+                hits.popleft()
+            hits.append(at)
+
+    def window(self, request, key, since):
+        """(number of hits after ``since``, the oldest of them or None)."""
+        with self._lock:
+            hits = [at for at in self._hits.get(key, ()) if at > since]
+        return len(hits), (hits[0] if hits else None)
+
+    def clear(self, request, key):
+        with self._lock:
+            self._hits.pop(key, None)
+
+    def reset(self):
+        with self._lock:
+            self._hits.clear()
+
+
+class DatabaseStore:
+    """Hits written in the request's transaction, so they are shared by all processes."""
+
+    def add(self, request, key, at, since):
+        db = request.dbsession
+        db.execute(sa.delete(RateLimitHit).where(RateLimitHit.key == key, RateLimitHit.at <= since))
+        db.add(RateLimitHit(key=key, at=at))
+        db.flush()
+
+    def window(self, request, key, since):
+        count, oldest = request.dbsession.execute(
+            sa.select(sa.func.count(), sa.func.min(RateLimitHit.at)).where(
+                RateLimitHit.key == key, RateLimitHit.at > since
+            )
+        ).one()
+        return count, oldest
+
+    def clear(self, request, key):
+        request.dbsession.execute(sa.delete(RateLimitHit).where(RateLimitHit.key == key))
+
+    def reset(self):
+        pass
+
+
+class RateLimit:
+    """At most ``limit`` hits per ``window`` seconds for each key."""
+
+    def __init__(self, store, name, limit, window):
+        self.store = store
+        self.name = name
+        self.limit = limit
+        self.window = window
+
+    def _key(self, key):
+        return f"{self.name}:{key}"[:191]
+
+    def _since(self, now):
+        return now - timedelta(seconds=self.window)
+
+    def hit(self, request, key):
+        now = clock.utcnow()
+        self.store.add(request, self._key(key), now, self._since(now))
+
+    def retry_after(self, request, key):
+        """0 while under the limit, else the seconds until one more attempt is allowed."""
+        now = clock.utcnow()
+        count, oldest = self.store.window(request, self._key(key), self._since(now))
+        if count < self.limit or oldest is None:
+            return 0
+        return max(1, int((oldest + timedelta(seconds=self.window) - now).total_seconds()) + 1)
+
+    def clear(self, request, key):
+        self.store.clear(request, self._key(key))
+
+
+def make_store(settings):
+    kind = settings["flicket.ratelimit.store"]
+    if kind == "database":
+        return DatabaseStore()
+    return MemoryStore()
+
+
+def includeme(config):
+    settings = config.get_settings()
+    store = make_store(settings)
+    window = settings["flicket.login.window"]
+    config.registry["ratelimit_store"] = store
+    config.registry["ratelimits"] = {
+        "login_account": RateLimit(
+            store, "login-account", settings["flicket.login.max_attempts_per_account"], window
+        ),
+        "login_address": RateLimit(
+            store, "login-address", settings["flicket.login.max_attempts_per_address"], window
+        ),
+        "login_global": RateLimit(
+            store, "login-global", settings["flicket.login.max_attempts_global"], window
+        ),
+        "reset_address": RateLimit(
+            store,
+            "reset-address",
+            settings["flicket.reset.max_requests_per_address"],
+            settings["flicket.reset.window"],
+        ),
+        "reset_email": RateLimit(
+            store,
+            "reset-email",
+            settings["flicket.reset.max_requests_per_address"],
+            settings["flicket.reset.window"],
+        ),
+    }

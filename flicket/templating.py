@@ -1,0 +1,58 @@
+"""Jinja2 set-up and the values every page layout needs.
+
+The layout must render even when the database is unreachable (error pages), so the
+values it reads from the database are fetched defensively here, not in templates.
+"""
+
+import datetime
+import logging
+
+from pyramid.csrf import get_csrf_token
+from pyramid.events import BeforeRender
+from pyramid.security import NO_PERMISSION_REQUIRED
+from sqlalchemy.exc import SQLAlchemyError
+
+import flicket
+
+log = logging.getLogger(__name__)
+
+DEFAULT_TITLE = "Flicket"
+
+
+def _safe(getter, default):
+    try:
+        return getter()
+    except SQLAlchemyError:
+        log.warning("database unavailable while rendering the layout", exc_info=True)
+        return default
+
+
+def add_layout_values(event):
+    request = event.get("request")
+    if request is None or "layout" in event:
+        return
+    config = _safe(lambda: request.flicket_config, None)
+    event["layout"] = {
+        "user": _safe(lambda: request.user, None),
+        "title": (config.application_title if config and config.application_title else None)
+        or DEFAULT_TITLE,
+        "version": flicket.__version__,
+        "year": datetime.date.today().year,
+    }
+
+
+def _autoescape(template_name):
+    # Plain-text mail bodies are not HTML; everything else is escaped.
+    return not (template_name or "").endswith(".txt.jinja2")
+
+
+def includeme(config):
+    config.add_jinja2_search_path("flicket:templates", name=".jinja2")
+    config.add_static_view(
+        "flicket/static", "flicket:static", cache_max_age=3600, permission=NO_PERMISSION_REQUIRED
+    )
+    config.add_subscriber(add_layout_values, BeforeRender)
+    config.commit()
+    env = config.get_jinja2_environment()
+    env.globals["csrf_token"] = get_csrf_token
+    env.autoescape = _autoescape

@@ -1,0 +1,144 @@
+"""Tickets and everything attached to them, on Flicket's tables.
+
+"topic" means ticket in Flicket's table and column names (``flicket_topic``).
+"""
+
+from datetime import datetime
+from decimal import Decimal
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from flicket.accounts.models import User
+from flicket.clock import utcnow
+from flicket.db import Base
+from flicket.departments.models import Category
+
+
+class Status(Base):
+    __tablename__ = "flicket_status"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    status: Mapped[str | None] = mapped_column(sa.String(20))
+
+
+class Priority(Base):
+    __tablename__ = "flicket_priorities"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    priority: Mapped[str | None] = mapped_column(sa.String(12))
+
+
+class Ticket(Base):
+    __tablename__ = "flicket_topic"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    title: Mapped[str | None] = mapped_column(sa.String(128), index=True)
+    content: Mapped[str | None] = mapped_column(sa.String(5000))
+    started_id: Mapped[int | None] = mapped_column(sa.ForeignKey("flicket_users.id"))
+    date_added: Mapped[datetime | None] = mapped_column(sa.DateTime, default=utcnow)
+    date_modified: Mapped[datetime | None] = mapped_column(sa.DateTime)
+    modified_id: Mapped[int | None] = mapped_column(sa.ForeignKey("flicket_users.id"))
+    status_id: Mapped[int | None] = mapped_column(sa.ForeignKey("flicket_status.id"))
+    category_id: Mapped[int | None] = mapped_column(sa.ForeignKey("flicket_category.id"))
+    assigned_id: Mapped[int | None] = mapped_column(sa.ForeignKey("flicket_users.id"))
+    ticket_priority_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("flicket_priorities.id")
+    )
+    hours: Mapped[Decimal | None] = mapped_column(sa.Numeric(10, 2), server_default="0")
+    last_updated: Mapped[datetime | None] = mapped_column(sa.DateTime, default=utcnow)
+
+    user: Mapped[User | None] = relationship(foreign_keys=[started_id])
+    modified: Mapped[User | None] = relationship(foreign_keys=[modified_id])
+    assigned: Mapped[User | None] = relationship(foreign_keys=[assigned_id])
+    status: Mapped[Status | None] = relationship()
+    category: Mapped[Category | None] = relationship()
+    ticket_priority: Mapped[Priority | None] = relationship()
+    posts: Mapped[list["Post"]] = relationship(back_populates="ticket", order_by="Post.id")
+    uploads: Mapped[list["Upload"]] = relationship(back_populates="ticket")
+    subscribers: Mapped[list["Subscription"]] = relationship(back_populates="ticket")
+    actions: Mapped[list["Action"]] = relationship(back_populates="ticket", order_by="Action.id")
+
+    @property
+    def id_zfill(self):
+        return str(self.id).zfill(5)
+
+
+class Post(Base):
+    """A reply to a ticket."""
+
+    __tablename__ = "flicket_post"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    ticket_id: Mapped[int | None] = mapped_column(sa.ForeignKey("flicket_topic.id"))
+    content: Mapped[str | None] = mapped_column(sa.String(5000))
+    user_id: Mapped[int | None] = mapped_column(sa.ForeignKey("flicket_users.id"))
+    date_added: Mapped[datetime | None] = mapped_column(sa.DateTime, default=utcnow)
+    date_modified: Mapped[datetime | None] = mapped_column(sa.DateTime)
+    modified_id: Mapped[int | None] = mapped_column(sa.ForeignKey("flicket_users.id"))
+    hours: Mapped[Decimal | None] = mapped_column(sa.Numeric(10, 2), server_default="0")
+
+    ticket: Mapped[Ticket | None] = relationship(back_populates="posts")
+    user: Mapped[User | None] = relationship(foreign_keys=[user_id])
+    modified: Mapped[User | None] = relationship(foreign_keys=[modified_id])
+    uploads: Mapped[list["Upload"]] = relationship(back_populates="post")
+
+
+class Upload(Base):
+    """An attachment of a ticket (``topic_id``) or of a reply (``posts_id``)."""
+
+    __tablename__ = "flicket_uploads"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    posts_id: Mapped[int | None] = mapped_column(sa.ForeignKey("flicket_post.id"))
+    topic_id: Mapped[int | None] = mapped_column(sa.ForeignKey("flicket_topic.id"))
+    filename: Mapped[str | None] = mapped_column(sa.String(128))
+    original_filename: Mapped[str | None] = mapped_column(sa.String(128))
+
+    post: Mapped[Post | None] = relationship(back_populates="uploads")
+    ticket: Mapped[Ticket | None] = relationship(back_populates="uploads")
+
+
+class History(Base):
+    """The content of a ticket or reply before one of its edits."""
+
+    __tablename__ = "flicket_history"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    post_id: Mapped[int | None] = mapped_column(sa.ForeignKey("flicket_post.id"))
+    topic_id: Mapped[int | None] = mapped_column(sa.ForeignKey("flicket_topic.id"))
+    date_modified: Mapped[datetime | None] = mapped_column(sa.DateTime)
+    original_content: Mapped[str | None] = mapped_column(sa.String(5000))
+    user_id: Mapped[int | None] = mapped_column(sa.ForeignKey("flicket_users.id"))
+
+    user: Mapped[User | None] = relationship()
+
+
+class Subscription(Base):
+    __tablename__ = "flicket_ticket_subscription"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    ticket_id: Mapped[int | None] = mapped_column(sa.ForeignKey("flicket_topic.id"))
+    user_id: Mapped[int | None] = mapped_column(sa.ForeignKey("flicket_users.id"))
+
+    ticket: Mapped[Ticket | None] = relationship(back_populates="subscribers")
+    user: Mapped[User | None] = relationship()
+
+
+class Action(Base):
+    """One line of a ticket's activity log (assign, claim, release, close, status, ...)."""
+
+    __tablename__ = "flicket_ticket_action"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    ticket_id: Mapped[int | None] = mapped_column(sa.ForeignKey("flicket_topic.id"))
+    post_id: Mapped[int | None] = mapped_column(sa.ForeignKey("flicket_post.id"))
+    action: Mapped[str | None] = mapped_column(sa.String(30))
+    data: Mapped[dict | None] = mapped_column(sa.JSON(none_as_null=True))
+    user_id: Mapped[int | None] = mapped_column(sa.ForeignKey("flicket_users.id"))
+    recipient_id: Mapped[int | None] = mapped_column(sa.ForeignKey("flicket_users.id"))
+    date: Mapped[datetime | None] = mapped_column(sa.DateTime, default=utcnow)
+
+    ticket: Mapped[Ticket | None] = relationship(back_populates="actions")
+    user: Mapped[User | None] = relationship(foreign_keys=[user_id])
+    recipient: Mapped[User | None] = relationship(foreign_keys=[recipient_id])
