@@ -6,6 +6,7 @@ from pyramid.paster import get_appsettings, setup_logging
 
 from flicket import models
 from flicket.db import get_engine
+from flicket.install import compare_type
 from flicket.settings import database_url
 
 config = context.config
@@ -17,7 +18,7 @@ def run_migrations(connection):
         connection=connection,
         target_metadata=target_metadata,
         render_as_batch=connection.dialect.name == "sqlite",
-        compare_type=True,
+        compare_type=compare_type,
     )
     with context.begin_transaction():
         context.run_migrations()

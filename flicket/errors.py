@@ -60,7 +60,8 @@ def forbidden(exc, request):
                 "A valid bearer token is required.",
                 {"WWW-Authenticate": 'Bearer realm="flicket-api"'},
             )
-        request.session.flash("Please log in to see this page.", "info")
+        if request.path_info != "/":
+            request.session.flash("Please log in to see this page.", "info")
         location = request.route_url("login", _query={"next": request.path_qs})
         return HTTPFound(location=location)
     log.info("forbidden: user=%s path=%r", request.user.id, request.path)
@@ -95,8 +96,14 @@ def database_unavailable(exc, request):
 @exception_view_config(Exception)
 def server_error(exc, request):
     incident = uuid.uuid4().hex[:12]
-    log.error("incident %s: unhandled %s on %s %r", incident, type(exc).__name__,
-              request.method, request.path, exc_info=exc)
+    log.error(
+        "incident %s: unhandled %s on %s %r",
+        incident,
+        type(exc).__name__,
+        request.method,
+        request.path,
+        exc_info=exc,
+    )
     if isinstance(exc, DBAPIError) and exc.connection_invalidated:
         return database_unavailable(exc, request)
     return error_response(

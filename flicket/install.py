@@ -11,6 +11,7 @@ from alembic import command
 from alembic.config import Config as AlembicConfig
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
+from sqlalchemy.dialects import mysql
 
 from flicket.accounts.models import ADMIN_GROUP_NAME, SUPER_USER_GROUP_NAME, Group, User
 from flicket.admin.models import DEFAULT_ALLOWED_EXTENSIONS, Config
@@ -23,7 +24,11 @@ BASE_REVISION = "0001_flicket_0_3_5"
 FLICKET_FINAL_REVISIONS = {"7ec6c2a6a1c8", "0f00f3ee9518"}
 #: Earlier Flicket revisions: the database must first be upgraded by Flicket itself.
 FLICKET_OLDER_REVISIONS = {
-    "fe0f77ef3f46", "36c91aa9b3b5", "70820003badd", "bcac6741b320", "9e59e0b9d1cf",
+    "fe0f77ef3f46",
+    "36c91aa9b3b5",
+    "70820003badd",
+    "bcac6741b320",
+    "9e59e0b9d1cf",
 }
 
 STATUSES = ("Open", "Closed", "In Work", "Awaiting Information")
@@ -69,6 +74,22 @@ def alembic_config(connection=None):
     return config
 
 
+def compare_type(context, inspected_column, metadata_column, inspected_type, metadata_type):
+    """Type comparison for autogenerate and ``alembic check`` (used by the migrations' env.py).
+
+    MariaDB/MySQL store a short ``LargeBinary`` (``flicket_users.password``, as Flicket
+    declared it) as TINYBLOB, which is the same column; everything else is compared as usual.
+    """
+    if (
+        context.dialect.name == "mysql"
+        and isinstance(metadata_type, sa.LargeBinary)
+        and (metadata_type.length or 0) <= 255
+        and isinstance(inspected_type, mysql.TINYBLOB)
+    ):
+        return False
+    return None
+
+
 def upgrade_database(engine):
     """Create or upgrade the schema to the newest revision; adopt a Flicket 0.3.x database.
 
@@ -90,7 +111,9 @@ def upgrade_database(engine):
         if flicket_revisions:
             # Same tables, same columns: our base revision describes it exactly.
             connection.execute(
-                sa.text("UPDATE alembic_version SET version_num = :ours WHERE version_num = :theirs"),
+                sa.text(
+                    "UPDATE alembic_version SET version_num = :ours WHERE version_num = :theirs"
+                ),
                 {"ours": BASE_REVISION, "theirs": flicket_revisions[0]},
             )
             done.append(
@@ -109,7 +132,8 @@ def upgrade_database(engine):
         head = script.get_current_head()
         if tuple(current) != (head,):
             command.upgrade(alembic_config(connection), "head")
-            done.append(f"Database schema upgraded from {current[0] if current else 'empty'} to {head}.")
+            before = current[0] if current else "empty"
+            done.append(f"Database schema upgraded from {before} to {head}.")
     return done
 
 
@@ -143,24 +167,17 @@ def seed(dbsession, base_url=None):
         if missing:
             done.append(f"Created {label}: {', '.join(missing)}.")
 
-    departments = {d.department: d for d in dbsession.scalars(sa.select(Department))}
-    new_departments = new_categories = 0
-    for department_name, category_names in DEPARTMENTS.items():
-        department = departments.get(department_name)
-        if department is None:
+    # Departments are examples for a new site: only an empty table gets them, so an adopted
+    # or customised site never sees a deleted department come back.
+    if dbsession.scalar(sa.select(sa.func.count(Department.id))) == 0:
+        for department_name, category_names in DEPARTMENTS.items():
             department = Department(department=department_name)
             dbsession.add(department)
-            dbsession.flush()
-            new_departments += 1
-        present = {c.category for c in department.categories}
-        for category_name in category_names:
-            # Unique within the department (Flicket checked across all departments and so
-            # created "Other" only once).
-            if category_name not in present:
+            # "Other" in every department (Flicket created it only under the first one).
+            for category_name in category_names:
                 dbsession.add(Category(category=category_name, department=department))
-                new_categories += 1
-    if new_departments or new_categories:
-        done.append(f"Created {new_departments} departments and {new_categories} categories.")
+        category_count = sum(len(names) for names in DEPARTMENTS.values())
+        done.append(f"Created {len(DEPARTMENTS)} departments and {category_count} categories.")
     dbsession.flush()
     return done
 

@@ -46,7 +46,9 @@ class DatabaseStore:
 
     def add(self, request, key, at, since):
         db = request.dbsession
-        db.execute(sa.delete(RateLimitHit).where(RateLimitHit.key == key, RateLimitHit.at <= since))
+        db.execute(
+            sa.delete(RateLimitHit).where(RateLimitHit.key == key, RateLimitHit.at <= since)
+        )
         db.add(RateLimitHit(key=key, at=at))
         db.flush()
 

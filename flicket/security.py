@@ -92,9 +92,10 @@ def _user_from_session(request):
     settings = request.registry.settings
     started = auth.get("at", 0)
     now = clock.utcnow().timestamp()
-    if not isinstance(started, (int, float)) or now - started > settings[
-        "flicket.session.absolute_timeout"
-    ]:
+    if (
+        not isinstance(started, (int, float))
+        or now - started > settings["flicket.session.absolute_timeout"]
+    ):
         request.session.invalidate()
         return None
     user = _load_user(request, User.id == auth.get("uid"))

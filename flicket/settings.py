@@ -15,7 +15,7 @@ from pyramid.settings import asbool
 
 #: Environment variables the product reads (documented in README.rst).
 ENV_DATABASE_URL = "FLICKET_DATABASE_URL"
-ENV_SECRET = "FLICKET_SECRET"
+ENV_SECRET = "FLICKET_SECRET"  # noqa: S105 (a variable name, not a secret)
 ENV_DATA_DIR = "FLICKET_DATA_DIR"
 
 MIN_SECRET_LENGTH = 64

@@ -1,5 +1,9 @@
-"""Security headers on every response: pages, errors, redirects, static files and API."""
+"""Tweens: security headers on every response (pages, errors, redirects, static files and
+API), and a 400 for a URL that is not UTF-8 (before anything else reads it)."""
 
+import json
+
+from pyramid.response import Response
 from pyramid.tweens import INGRESS
 
 CONTENT_SECURITY_POLICY = "; ".join(
@@ -17,6 +21,13 @@ CONTENT_SECURITY_POLICY = "; ".join(
     ]
 )
 STATIC_PREFIX = "/flicket/static/"
+API_PREFIX = "/flicket-api"
+BAD_URL_MESSAGE = "The address of the request is not valid UTF-8."
+
+
+def _raw_path(request):
+    # The WSGI (latin-1) form of the path: reading it never fails, unlike request.path_info.
+    return request.environ.get("PATH_INFO", "")
 
 
 def security_headers_tween_factory(handler, registry):
@@ -32,7 +43,7 @@ def security_headers_tween_factory(handler, registry):
         headers.setdefault("Cross-Origin-Opener-Policy", "same-origin")
         if hsts:
             headers.setdefault("Strict-Transport-Security", "max-age=31536000; includeSubDomains")
-        if not request.path_info.startswith(STATIC_PREFIX):
+        if not _raw_path(request).startswith(STATIC_PREFIX):
             # Pages and API answers may hold private data: never keep them in a cache.
             headers["Cache-Control"] = "no-store"
         return response
@@ -40,5 +51,43 @@ def security_headers_tween_factory(handler, registry):
     return security_headers_tween
 
 
+def _undecodable_url(request):
+    try:
+        request.script_name, request.path_info, request.GET  # noqa: B018 - decoding is the test
+    except UnicodeDecodeError:
+        return True
+    return False
+
+
+def _bad_url_response(request):
+    """A 400 built without anything that reads the path (which would raise again)."""
+    offers = dict(request.accept.acceptable_offers(["text/html", "application/json"]))
+    likes_json = offers.get("application/json", 0) >= offers.get("text/html", 0)
+    if likes_json or _raw_path(request).startswith(API_PREFIX):
+        body = json.dumps({"error": "Bad Request", "message": BAD_URL_MESSAGE})
+        return Response(body, status=400, content_type="application/json", charset="utf-8")
+    page = (
+        '<!doctype html><html lang="en"><head><meta charset="utf-8"><title>400 Bad Request'
+        f"</title></head><body><h1>400 Bad Request</h1><p>{BAD_URL_MESSAGE}</p></body></html>"
+    )
+    return Response(page, status=400, content_type="text/html", charset="utf-8")
+
+
+def bad_url_tween_factory(handler, registry):
+    """A path or query string that is not UTF-8 is a 400, not an exception that escapes the
+    error views (which read the path themselves) and ends as the server's bare 500."""
+
+    def bad_url_tween(request):
+        if _undecodable_url(request):
+            return _bad_url_response(request)
+        return handler(request)
+
+    return bad_url_tween
+
+
 def includeme(config):
     config.add_tween("flicket.tweens.security_headers_tween_factory", under=INGRESS)
+    config.add_tween(
+        "flicket.tweens.bad_url_tween_factory",
+        under="flicket.tweens.security_headers_tween_factory",
+    )

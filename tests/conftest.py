@@ -10,20 +10,23 @@ join it through savepoints, so pyramid_tm really commits (after-commit hooks suc
 delivery run) and the whole test is still rolled back at the end.
 """
 
+import base64
 import os
 import re
+from datetime import timedelta
+from urllib.parse import urlsplit
 
 import pytest
 import sqlalchemy as sa
 import transaction
 import webtest
+from pyramid_mailer.interfaces import IMailer
 
-from flicket import main
+from flicket import clock, main
 from flicket.accounts.models import Group, User
 from flicket.accounts.passwords import hash_password
-from flicket.db import Base, get_tm_session
+from flicket.db import get_tm_session
 from flicket.install import seed, upgrade_database
-from pyramid_mailer.interfaces import IMailer
 
 SERVER_DATABASES = {
     "mysql": "FLICKET_TEST_MYSQL_URL",
@@ -79,7 +82,9 @@ def empty_database(engine):
 @pytest.fixture(scope="session")
 def wsgi_app(app_settings):
     # Environment variables would override the test settings: keep them out.
-    saved = {k: os.environ.pop(k) for k in ("FLICKET_DATABASE_URL", "FLICKET_SECRET") if k in os.environ}
+    saved = {
+        k: os.environ.pop(k) for k in ("FLICKET_DATABASE_URL", "FLICKET_SECRET") if k in os.environ
+    }
     app = main({}, **app_settings)
     os.environ.update(saved)
     engine = app.registry["dbengine"]
@@ -157,7 +162,8 @@ def make_user(dbsession, username, *, password=PASSWORD, groups=(), disabled=Fal
         total_assigned=0,
     )
     for name in groups:
-        user.groups.append(dbsession.scalars(sa.select(Group).where(Group.group_name == name)).one())
+        group = dbsession.scalars(sa.select(Group).where(Group.group_name == name)).one()
+        user.groups.append(group)
     dbsession.add(user)
     dbsession.flush()
     return user
@@ -203,3 +209,62 @@ def login_as(testapp, users):
         return testapp
 
     return _login
+
+
+# -- more clients, API credentials and time (used by the security suites) -------------------
+
+SESSION_COOKIE = "flicket_session"  # flicket.session.cookie_name (the default)
+
+
+@pytest.fixture
+def make_client(wsgi_app, connection):
+    """Another browser: its own cookie jar, optionally another address or a copied cookie."""
+
+    def _make(remote_addr="192.0.2.10", cookie=None):
+        client = webtest.TestApp(
+            wsgi_app, extra_environ={"HTTP_HOST": "example.com", "REMOTE_ADDR": remote_addr}
+        )
+        if cookie is not None:
+            client.set_cookie(SESSION_COOKIE, cookie)
+        return client
+
+    return _make
+
+
+def basic_auth(username, password=PASSWORD):
+    raw = f"{username}:{password}".encode()
+    return {"Authorization": "Basic " + base64.b64encode(raw).decode("ascii")}
+
+
+def bearer(token):
+    return {"Authorization": f"Bearer {token}"}
+
+
+def issue_api_token(testapp, username, password=PASSWORD):
+    response = testapp.post("/flicket-api/tokens", headers=basic_auth(username, password))
+    return response.json["token"]
+
+
+def assert_login_page(response):
+    """``response`` sends an anonymous visitor to the login page (the session is over)."""
+    assert response.status_int == 302, response.status
+    assert urlsplit(response.location).path == "/login", response.location
+
+
+@pytest.fixture
+def app_clock(monkeypatch):
+    """Moves the application's clock (``flicket.clock.utcnow``): ``app_clock.advance(s)``."""
+    real_utcnow = clock.utcnow
+
+    class AppClock:
+        offset = timedelta(0)
+
+        def advance(self, seconds):
+            self.offset += timedelta(seconds=seconds)
+
+        def now(self):
+            return real_utcnow() + self.offset
+
+    moved = AppClock()
+    monkeypatch.setattr(clock, "utcnow", moved.now)
+    return moved

@@ -1,9 +1,9 @@
 """Accounts: login, logout, password reset, API tokens."""
 
-from flicket.accounts.services import get_account_service
-
 
 def includeme(config):
+    from flicket.accounts.services import get_account_service
+
     config.add_request_method(get_account_service, "accounts", reify=True)
     config.scan(".views")
     config.scan(".api")

@@ -1,7 +1,6 @@
 """API tokens: ``POST /flicket-api/tokens`` (HTTP Basic) and ``DELETE`` (Bearer)."""
 
 import base64
-import binascii
 import logging
 
 from pyramid.httpexceptions import HTTPNoContent
@@ -21,7 +20,9 @@ def _basic_credentials(request):
         return None
     try:
         decoded = base64.b64decode(encoded.strip(), validate=True).decode("utf-8")
-    except (binascii.Error, UnicodeDecodeError):
+    except ValueError:
+        # binascii.Error, UnicodeDecodeError, and the plain ValueError that b64decode raises
+        # for a header with non-ASCII characters: all of them are bad credentials, not a 500.
         return None
     username, sep, password = decoded.partition(":")
     return (username, password) if sep else None
@@ -29,13 +30,20 @@ def _basic_credentials(request):
 
 def _unauthorized(request):
     return error_response(
-        request, 401, "Unauthorized", "Valid credentials are required.",
+        request,
+        401,
+        "Unauthorized",
+        "Valid credentials are required.",
         {"WWW-Authenticate": 'Basic realm="flicket-api"'},
     )
 
 
-@view_config(route_name="api_tokens", request_method="POST", renderer="json",
-             permission=NO_PERMISSION_REQUIRED)
+@view_config(
+    route_name="api_tokens",
+    request_method="POST",
+    renderer="json",
+    permission=NO_PERMISSION_REQUIRED,
+)
 def issue_token(request):
     credentials = _basic_credentials(request)
     if credentials is None:
@@ -43,9 +51,13 @@ def issue_token(request):
     username, password = credentials
     retry_after = throttle.login_retry_after(request, username)
     if retry_after:
-        return error_response(request, 429, "Too Many Requests",
-                              "Too many failed attempts; try again later.",
-                              {"Retry-After": str(retry_after)})
+        return error_response(
+            request,
+            429,
+            "Too Many Requests",
+            "Too many failed attempts; try again later.",
+            {"Retry-After": str(retry_after)},
+        )
     # The same verifier as the login page (so the same limits and disabled-account rule).
     user = request.accounts.authenticate(username, password)
     if user is None:

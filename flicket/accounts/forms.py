@@ -9,16 +9,15 @@ from flicket.forms import BaseForm
 
 class LoginForm(BaseForm):
     # Flicket's field name; it takes the username or the email address.
-    username = StringField(
-        "Username or email", validators=[InputRequired(), Length(max=254)]
-    )
+    username = StringField("Username or email", validators=[InputRequired(), Length(max=254)])
     password = PasswordField("Password", validators=[InputRequired()])
     next = HiddenField()
 
 
 class ResetRequestForm(BaseForm):
     email = EmailField(
-        "Email address", validators=[InputRequired(), Length(max=254), Email(check_deliverability=False)]
+        "Email address",
+        validators=[InputRequired(), Length(max=254), Email(check_deliverability=False)],
     )
 
 

@@ -42,7 +42,9 @@ class AccountService:
         return self.db.scalars(
             sa.select(User)
             .options(selectinload(User.groups))
-            .where(sa.or_(sa.func.lower(User.username) == login, sa.func.lower(User.email) == login))
+            .where(
+                sa.or_(sa.func.lower(User.username) == login, sa.func.lower(User.email) == login)
+            )
             .order_by(username_first, User.id)
             .limit(1)
         ).first()
@@ -111,7 +113,9 @@ class AccountService:
         now = clock.utcnow()
         lifetime = timedelta(seconds=self.settings["flicket.api.token_lifetime"])
         self.db.add(
-            ApiToken(user_id=user.id, token_hash=hash_token(token), created=now, expires=now + lifetime)
+            ApiToken(
+                user_id=user.id, token_hash=hash_token(token), created=now, expires=now + lifetime
+            )
         )
         self.db.flush()
         return token

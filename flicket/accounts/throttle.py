@@ -13,8 +13,17 @@ def _limits(request):
     return request.registry["ratelimits"]
 
 
-def _account_key(login):
-    return (login or "").strip().lower()[:120]
+def _text_key(text):
+    return (text or "").strip().lower()[:120]
+
+
+def _account_key(request, login):
+    """One key per account, whichever identifier names it: failures by username and by
+    email address count together. A login that names no account is keyed by its text."""
+    user = request.accounts.find_by_login(login)
+    if user is not None:
+        return f"user:{user.id}"
+    return "login:" + _text_key(login)
 
 
 def login_retry_after(request, login):
@@ -23,7 +32,7 @@ def login_retry_after(request, login):
     return max(
         limits["login_global"].retry_after(request, "all"),
         limits["login_address"].retry_after(request, request.client_addr or "unknown"),
-        limits["login_account"].retry_after(request, _account_key(login)),
+        limits["login_account"].retry_after(request, _account_key(request, login)),
     )
 
 
@@ -31,24 +40,24 @@ def record_login_failure(request, login):
     limits = _limits(request)
     limits["login_global"].hit(request, "all")
     limits["login_address"].hit(request, request.client_addr or "unknown")
-    limits["login_account"].hit(request, _account_key(login))
+    limits["login_account"].hit(request, _account_key(request, login))
 
 
 def record_login_success(request, login):
     # The account's own counter starts again; the address counter does not, so one
     # valid account cannot be used to reset an attacker's budget.
-    _limits(request)["login_account"].clear(request, _account_key(login))
+    _limits(request)["login_account"].clear(request, _account_key(request, login))
 
 
 def reset_retry_after(request, email):
     limits = _limits(request)
     return max(
         limits["reset_address"].retry_after(request, request.client_addr or "unknown"),
-        limits["reset_email"].retry_after(request, _account_key(email)),
+        limits["reset_email"].retry_after(request, _text_key(email)),
     )
 
 
 def record_reset_request(request, email):
     limits = _limits(request)
     limits["reset_address"].hit(request, request.client_addr or "unknown")
-    limits["reset_email"].hit(request, _account_key(email))
+    limits["reset_email"].hit(request, _text_key(email))

@@ -66,8 +66,9 @@ def login(request):
     login_name = form.username.data
     retry_after = throttle.login_retry_after(request, login_name)
     if retry_after:
-        log.warning("login rate-limited: login=%s addr=%s", _log_value(login_name),
-                    request.client_addr)
+        log.warning(
+            "login rate-limited: login=%s addr=%s", _log_value(login_name), request.client_addr
+        )
         return _too_many(request, retry_after, values)
 
     user = request.accounts.authenticate(login_name, form.password.data)
@@ -85,8 +86,12 @@ def login(request):
     return HTTPFound(location=safe_next(request, form.next.data), headers=headers)
 
 
-@view_config(route_name="logout", request_method="GET", renderer="accounts/logout.jinja2",
-             permission=Permission.VIEW)
+@view_config(
+    route_name="logout",
+    request_method="GET",
+    renderer="accounts/logout.jinja2",
+    permission=Permission.VIEW,
+)
 def logout_confirm(request):
     return {"page_title": "Log out"}
 
@@ -102,8 +107,11 @@ def logout(request):
     return HTTPFound(location=request.route_url("login"), headers=headers)
 
 
-@view_config(route_name="password_reset", renderer="accounts/reset_request.jinja2",
-             permission=NO_PERMISSION_REQUIRED)
+@view_config(
+    route_name="password_reset",
+    renderer="accounts/reset_request.jinja2",
+    permission=NO_PERMISSION_REQUIRED,
+)
 def password_reset_request(request):
     form = ResetRequestForm.from_request(request)
     values = {"form": form, "error": None, "page_title": "Reset your password"}
@@ -135,13 +143,20 @@ def password_reset_request(request):
     return HTTPFound(location=request.route_url("login"))
 
 
-@view_config(route_name="password_reset_confirm", renderer="accounts/reset_confirm.jinja2",
-             permission=NO_PERMISSION_REQUIRED)
+@view_config(
+    route_name="password_reset_confirm",
+    renderer="accounts/reset_confirm.jinja2",
+    permission=NO_PERMISSION_REQUIRED,
+)
 def password_reset_confirm(request):
     user = request.accounts.user_for_reset_token(request.matchdict["token"])
     form = NewPasswordForm.from_request(request)
-    values = {"form": form, "valid": user is not None, "problems": [],
-              "page_title": "Choose a new password"}
+    values = {
+        "form": form,
+        "valid": user is not None,
+        "problems": [],
+        "page_title": "Choose a new password",
+    }
     if user is None:
         request.response.status_int = 400
         return values

@@ -22,7 +22,9 @@ def parse_args(argv):
         "adopted without losing a row), add the seed data and the first administrator.",
     )
     parser.add_argument("config_uri", help="the ini file, e.g. development.ini")
-    parser.add_argument("--admin-username", default=None, help="administrator's username (default: admin)")
+    parser.add_argument(
+        "--admin-username", default=None, help="administrator's username (default: admin)"
+    )
     parser.add_argument("--admin-email", default=None, help="administrator's email address")
     parser.add_argument(
         "--admin-password",
@@ -30,8 +32,12 @@ def parse_args(argv):
         help="administrator's password; without it you are asked, or with --no-input a "
         "strong one is generated and printed",
     )
-    parser.add_argument("--base-url", default=None, help="public address, e.g. https://desk.example.com")
-    parser.add_argument("--no-input", action="store_true", help="never ask; use flags and defaults")
+    parser.add_argument(
+        "--base-url", default=None, help="public address, e.g. https://desk.example.com"
+    )
+    parser.add_argument(
+        "--no-input", action="store_true", help="never ask; use flags and defaults"
+    )
     return parser.parse_args(argv)
 
 
@@ -63,7 +69,7 @@ def run(args, out=print):
         request = env["request"]
         registry = env["registry"]
         changes = upgrade_database(registry["dbengine"])
-        interactive = not args.no_input and sys.stdin.isatty()
+        interactive = not args.no_input and sys.stdin is not None and sys.stdin.isatty()
         with request.tm:
             dbsession = request.dbsession
             base_url = args.base_url

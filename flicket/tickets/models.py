@@ -42,9 +42,7 @@ class Ticket(Base):
     status_id: Mapped[int | None] = mapped_column(sa.ForeignKey("flicket_status.id"))
     category_id: Mapped[int | None] = mapped_column(sa.ForeignKey("flicket_category.id"))
     assigned_id: Mapped[int | None] = mapped_column(sa.ForeignKey("flicket_users.id"))
-    ticket_priority_id: Mapped[int | None] = mapped_column(
-        sa.ForeignKey("flicket_priorities.id")
-    )
+    ticket_priority_id: Mapped[int | None] = mapped_column(sa.ForeignKey("flicket_priorities.id"))
     hours: Mapped[Decimal | None] = mapped_column(sa.Numeric(10, 2), server_default="0")
     last_updated: Mapped[datetime | None] = mapped_column(sa.DateTime, default=utcnow)
 
