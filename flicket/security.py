@@ -28,7 +28,8 @@ TOKEN_TOUCH_INTERVAL = timedelta(minutes=1)
 
 
 def is_api_request(request):
-    path = request.path_info
+    # The raw WSGI path: reading it never fails, even for a URL that is not UTF-8.
+    path = request.environ.get("PATH_INFO", "")
     return path == API_PREFIX or path.startswith(API_PREFIX + "/")
 
 

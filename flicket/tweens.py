@@ -6,6 +6,8 @@ import json
 from pyramid.response import Response
 from pyramid.tweens import INGRESS
 
+from flicket.errors import wants_json
+
 CONTENT_SECURITY_POLICY = "; ".join(
     [
         "default-src 'self'",
@@ -21,7 +23,6 @@ CONTENT_SECURITY_POLICY = "; ".join(
     ]
 )
 STATIC_PREFIX = "/flicket/static/"
-API_PREFIX = "/flicket-api"
 BAD_URL_MESSAGE = "The address of the request is not valid UTF-8."
 
 
@@ -61,9 +62,7 @@ def _undecodable_url(request):
 
 def _bad_url_response(request):
     """A 400 built without anything that reads the path (which would raise again)."""
-    offers = dict(request.accept.acceptable_offers(["text/html", "application/json"]))
-    likes_json = offers.get("application/json", 0) >= offers.get("text/html", 0)
-    if likes_json or _raw_path(request).startswith(API_PREFIX):
+    if wants_json(request):
         body = json.dumps({"error": "Bad Request", "message": BAD_URL_MESSAGE})
         return Response(body, status=400, content_type="application/json", charset="utf-8")
     page = (
