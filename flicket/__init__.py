@@ -23,11 +23,12 @@ def main(global_config, **settings):
         config.include(".security")  # the security policy, request.user
         config.include(".ratelimit")  # login and reset rate limits
         config.include(".mail")  # request.mailer, sent after commit
+        config.include(".uploads")  # attachment storage outside every static path
         config.include(".templating")  # Jinja2 settings and layout values
         config.include(".tweens")  # security headers on every response
         config.include(".errors")  # HTML and JSON error views
         config.include(".routes")  # every URL of the application
         config.include(".admin")  # the site configuration row
         config.include(".accounts")  # login, logout, password reset, API tokens
-        config.include(".tickets")  # home page (the ticket features come next)
+        config.include(".tickets")  # ticket service, pages, lists and home dashboard
     return config.make_wsgi_app()

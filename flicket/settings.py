@@ -58,7 +58,7 @@ DEFAULTS = {
     "flicket.mail.mode": "smtp",
     "flicket.mail.directory": "",
     "flicket.data_dir": "",
-    "flicket.show_tracebacks": False,
+    "flicket.upload.max_size": 10 * 1024 * 1024,
     "jinja2.extensions": "jinja2.ext.do",
     "jinja2.autoescape": "true",
     "jinja2.undefined": "strict",

@@ -22,7 +22,9 @@ class Category(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     category: Mapped[str | None] = mapped_column(sa.String(30))
-    department_id: Mapped[int | None] = mapped_column(sa.ForeignKey("flicket_department.id"))
+    department_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("flicket_department.id"), index=True
+    )
 
     department: Mapped[Department | None] = relationship(back_populates="categories")
 

@@ -31,20 +31,25 @@ class Priority(Base):
 
 class Ticket(Base):
     __tablename__ = "flicket_topic"
+    __table_args__ = (sa.Index("ix_flicket_topic_date_added", "date_added"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     title: Mapped[str | None] = mapped_column(sa.String(128), index=True)
     content: Mapped[str | None] = mapped_column(sa.String(5000))
-    started_id: Mapped[int | None] = mapped_column(sa.ForeignKey("flicket_users.id"))
+    started_id: Mapped[int | None] = mapped_column(sa.ForeignKey("flicket_users.id"), index=True)
     date_added: Mapped[datetime | None] = mapped_column(sa.DateTime, default=utcnow)
     date_modified: Mapped[datetime | None] = mapped_column(sa.DateTime)
     modified_id: Mapped[int | None] = mapped_column(sa.ForeignKey("flicket_users.id"))
-    status_id: Mapped[int | None] = mapped_column(sa.ForeignKey("flicket_status.id"))
-    category_id: Mapped[int | None] = mapped_column(sa.ForeignKey("flicket_category.id"))
-    assigned_id: Mapped[int | None] = mapped_column(sa.ForeignKey("flicket_users.id"))
-    ticket_priority_id: Mapped[int | None] = mapped_column(sa.ForeignKey("flicket_priorities.id"))
+    status_id: Mapped[int | None] = mapped_column(sa.ForeignKey("flicket_status.id"), index=True)
+    category_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("flicket_category.id"), index=True
+    )
+    assigned_id: Mapped[int | None] = mapped_column(sa.ForeignKey("flicket_users.id"), index=True)
+    ticket_priority_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("flicket_priorities.id"), index=True
+    )
     hours: Mapped[Decimal | None] = mapped_column(sa.Numeric(10, 2), server_default="0")
-    last_updated: Mapped[datetime | None] = mapped_column(sa.DateTime, default=utcnow)
+    last_updated: Mapped[datetime | None] = mapped_column(sa.DateTime, default=utcnow, index=True)
 
     user: Mapped[User | None] = relationship(foreign_keys=[started_id])
     modified: Mapped[User | None] = relationship(foreign_keys=[modified_id])
@@ -68,9 +73,9 @@ class Post(Base):
     __tablename__ = "flicket_post"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    ticket_id: Mapped[int | None] = mapped_column(sa.ForeignKey("flicket_topic.id"))
+    ticket_id: Mapped[int | None] = mapped_column(sa.ForeignKey("flicket_topic.id"), index=True)
     content: Mapped[str | None] = mapped_column(sa.String(5000))
-    user_id: Mapped[int | None] = mapped_column(sa.ForeignKey("flicket_users.id"))
+    user_id: Mapped[int | None] = mapped_column(sa.ForeignKey("flicket_users.id"), index=True)
     date_added: Mapped[datetime | None] = mapped_column(sa.DateTime, default=utcnow)
     date_modified: Mapped[datetime | None] = mapped_column(sa.DateTime)
     modified_id: Mapped[int | None] = mapped_column(sa.ForeignKey("flicket_users.id"))
@@ -88,9 +93,9 @@ class Upload(Base):
     __tablename__ = "flicket_uploads"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    posts_id: Mapped[int | None] = mapped_column(sa.ForeignKey("flicket_post.id"))
-    topic_id: Mapped[int | None] = mapped_column(sa.ForeignKey("flicket_topic.id"))
-    filename: Mapped[str | None] = mapped_column(sa.String(128))
+    posts_id: Mapped[int | None] = mapped_column(sa.ForeignKey("flicket_post.id"), index=True)
+    topic_id: Mapped[int | None] = mapped_column(sa.ForeignKey("flicket_topic.id"), index=True)
+    filename: Mapped[str | None] = mapped_column(sa.String(128), index=True)
     original_filename: Mapped[str | None] = mapped_column(sa.String(128))
 
     post: Mapped[Post | None] = relationship(back_populates="uploads")
@@ -103,8 +108,8 @@ class History(Base):
     __tablename__ = "flicket_history"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    post_id: Mapped[int | None] = mapped_column(sa.ForeignKey("flicket_post.id"))
-    topic_id: Mapped[int | None] = mapped_column(sa.ForeignKey("flicket_topic.id"))
+    post_id: Mapped[int | None] = mapped_column(sa.ForeignKey("flicket_post.id"), index=True)
+    topic_id: Mapped[int | None] = mapped_column(sa.ForeignKey("flicket_topic.id"), index=True)
     date_modified: Mapped[datetime | None] = mapped_column(sa.DateTime)
     original_content: Mapped[str | None] = mapped_column(sa.String(5000))
     user_id: Mapped[int | None] = mapped_column(sa.ForeignKey("flicket_users.id"))
@@ -116,8 +121,8 @@ class Subscription(Base):
     __tablename__ = "flicket_ticket_subscription"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    ticket_id: Mapped[int | None] = mapped_column(sa.ForeignKey("flicket_topic.id"))
-    user_id: Mapped[int | None] = mapped_column(sa.ForeignKey("flicket_users.id"))
+    ticket_id: Mapped[int | None] = mapped_column(sa.ForeignKey("flicket_topic.id"), index=True)
+    user_id: Mapped[int | None] = mapped_column(sa.ForeignKey("flicket_users.id"), index=True)
 
     ticket: Mapped[Ticket | None] = relationship(back_populates="subscribers")
     user: Mapped[User | None] = relationship()
@@ -129,8 +134,8 @@ class Action(Base):
     __tablename__ = "flicket_ticket_action"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    ticket_id: Mapped[int | None] = mapped_column(sa.ForeignKey("flicket_topic.id"))
-    post_id: Mapped[int | None] = mapped_column(sa.ForeignKey("flicket_post.id"))
+    ticket_id: Mapped[int | None] = mapped_column(sa.ForeignKey("flicket_topic.id"), index=True)
+    post_id: Mapped[int | None] = mapped_column(sa.ForeignKey("flicket_post.id"), index=True)
     action: Mapped[str | None] = mapped_column(sa.String(30))
     data: Mapped[dict | None] = mapped_column(sa.JSON(none_as_null=True))
     user_id: Mapped[int | None] = mapped_column(sa.ForeignKey("flicket_users.id"))

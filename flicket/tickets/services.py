@@ -1,0 +1,571 @@
+"""The ticket service: the one implementation of every ticket operation.
+
+HTML views and the JSON API both call these methods. Each operation checks the ticket's
+state (permissions are the ACLs' job, see ``resources.py``), writes its action row, sets
+``last_updated``, keeps the users' counters right with SQL-side arithmetic, and emits its
+event. Refusals raise ``TicketError`` with a message for the person acting.
+"""
+
+from decimal import Decimal, InvalidOperation
+
+import sqlalchemy as sa
+from sqlalchemy.orm import joinedload
+
+from flicket import clock
+from flicket.accounts.models import User
+from flicket.departments.models import Category
+from flicket.tickets import events
+from flicket.tickets.models import (
+    Action,
+    History,
+    Post,
+    Priority,
+    Status,
+    Subscription,
+    Ticket,
+    Upload,
+)
+
+OPEN = "Open"
+CLOSED = "Closed"
+IN_WORK = "In Work"
+
+
+class TicketError(Exception):
+    """An operation was refused because of the ticket's state or the input."""
+
+    def __init__(self, message, kind="warning"):
+        super().__init__(message)
+        self.message = message
+        self.kind = kind
+
+
+def _bump(user_id, column, delta):
+    """SQL-side counter update, so concurrent requests never lose one."""
+    return (
+        sa.update(User)
+        .where(User.id == user_id)
+        .values({column: sa.func.coalesce(getattr(User, column), 0) + delta})
+        .execution_options(synchronize_session=False)
+    )
+
+
+class TicketService:
+    def __init__(self, request):
+        self.request = request
+        self.db = request.dbsession
+        self._statuses = None
+
+    # -- lookups ----------------------------------------------------------------------------
+
+    def statuses(self):
+        if self._statuses is None:
+            self._statuses = list(self.db.scalars(sa.select(Status).order_by(Status.id)))
+        return self._statuses
+
+    def status(self, name):
+        """The status called ``name`` (statuses are found by name, never by id)."""
+        for status in self.statuses():
+            if status.status == name:
+                return status
+        raise TicketError(f"The status {name!r} does not exist; run flicket-setup.", "danger")
+
+    def priorities(self):
+        return list(self.db.scalars(sa.select(Priority).order_by(Priority.id)))
+
+    def categories(self):
+        """Every category with its department, sorted by department then category."""
+        from flicket.departments.models import Department
+
+        return list(
+            self.db.scalars(
+                sa.select(Category)
+                .join(Category.department)
+                .options(joinedload(Category.department))
+                .order_by(Department.department, Category.category)
+            )
+        )
+
+    def user_by_username(self, username):
+        username = (username or "").strip().lower()
+        if not username:
+            return None
+        return self.db.scalar(sa.select(User).where(sa.func.lower(User.username) == username))
+
+    def is_closed(self, ticket):
+        return ticket.status is not None and ticket.status.status == CLOSED
+
+    def latest_post_id(self, ticket):
+        return self.db.scalar(sa.select(sa.func.max(Post.id)).where(Post.ticket_id == ticket.id))
+
+    def is_subscribed(self, ticket, user):
+        return (
+            self.db.scalar(
+                sa.select(Subscription.id)
+                .where(Subscription.ticket_id == ticket.id, Subscription.user_id == user.id)
+                .limit(1)
+            )
+            is not None
+        )
+
+    # -- helpers ----------------------------------------------------------------------------
+
+    def _notify(self, event):
+        self.request.registry.notify(event)
+
+    def _touch(self, ticket):
+        ticket.last_updated = clock.utcnow()
+
+    def _action(self, ticket, actor, action, data=None, recipient=None):
+        self.db.add(
+            Action(
+                ticket_id=ticket.id,
+                post_id=self.latest_post_id(ticket),
+                action=action,
+                data=data,
+                user_id=actor.id if actor else None,
+                recipient_id=recipient.id if recipient else None,
+                date=clock.utcnow(),
+            )
+        )
+
+    def _set_assignee(self, ticket, new_assignee):
+        """Change the assignee, keeping total_assigned equal to tickets currently assigned."""
+        previous_id = ticket.assigned_id
+        new_id = new_assignee.id if new_assignee else None
+        if previous_id == new_id:
+            return
+        if previous_id:
+            self.db.execute(_bump(previous_id, "total_assigned", -1))
+        if new_id:
+            self.db.execute(_bump(new_id, "total_assigned", +1))
+        ticket.assigned = new_assignee
+
+    def _ensure_subscribed(self, ticket, user):
+        if user is not None and not self.is_subscribed(ticket, user):
+            self.db.add(Subscription(ticket_id=ticket.id, user_id=user.id))
+            self.db.flush()
+            return True
+        return False
+
+    def _save_files(self, files, ticket=None, post=None):
+        storage = self.request.uploads
+        storage.check(files, self.request.flicket_config)
+        for item in files:
+            stored, original = storage.save(item, self.request.tm)
+            self.db.add(
+                Upload(
+                    filename=stored,
+                    original_filename=original,
+                    topic_id=ticket.id if ticket is not None else None,
+                    posts_id=post.id if post is not None else None,
+                )
+            )
+
+    def _remove_uploads(self, owner_uploads, upload_ids):
+        wanted = {int(i) for i in upload_ids if str(i).isdigit()}
+        doomed = [u for u in owner_uploads if u.id in wanted]
+        for upload in doomed:
+            self.db.delete(upload)
+        self.request.uploads.delete_after_commit(u.filename for u in doomed)
+        return doomed
+
+    @staticmethod
+    def _hours(value):
+        if value in (None, ""):
+            return Decimal("0")
+        try:
+            hours = Decimal(str(value)).quantize(Decimal("0.01"))
+        except (InvalidOperation, ValueError):
+            raise TicketError("Hours must be a number, such as 1.5.") from None
+        if not hours.is_finite() or abs(hours) >= Decimal("100000000"):
+            raise TicketError("Hours must be a number below 100,000,000.")
+        return hours
+
+    def _apply_status(self, ticket, actor, status):
+        if status is None or ticket.status_id == status.id:
+            return False
+        previous = ticket.status
+        ticket.status = status
+        self._action(ticket, actor, "status", {"status_id": status.id, "status": status.status})
+        self._notify(
+            events.TicketStatusChanged(self.request, ticket, actor, previous_status=previous)
+        )
+        return True
+
+    def _apply_priority(self, ticket, actor, priority):
+        if priority is None or ticket.ticket_priority_id == priority.id:
+            return False
+        previous = ticket.ticket_priority
+        ticket.ticket_priority = priority
+        self._action(
+            ticket, actor, "priority", {"priority_id": priority.id, "priority": priority.priority}
+        )
+        self._notify(
+            events.TicketPriorityChanged(self.request, ticket, actor, previous_priority=previous)
+        )
+        return True
+
+    def _apply_category(self, ticket, actor, category):
+        if category is None or ticket.category_id == category.id:
+            return False
+        previous = ticket.category
+        ticket.category = category
+        department = category.department
+        self._action(
+            ticket,
+            actor,
+            "department_category",
+            {
+                "department_category": category.department_category,
+                "category_id": category.id,
+                "category": category.category,
+                "department_id": department.id if department else None,
+                "department": department.department if department else None,
+            },
+        )
+        self._notify(
+            events.TicketCategoryChanged(self.request, ticket, actor, previous_category=previous)
+        )
+        return True
+
+    # -- operations -------------------------------------------------------------------------
+
+    def create(self, actor, *, title, content, category, priority, hours=0, files=()):
+        now = clock.utcnow()
+        if files:
+            self.request.uploads.check(files, self.request.flicket_config)
+        ticket = Ticket(
+            title=title,
+            content=content,
+            user=actor,
+            date_added=now,
+            last_updated=now,
+            status=self.status(OPEN),
+            category=category,
+            ticket_priority=priority,
+            hours=self._hours(hours),
+        )
+        self.db.add(ticket)
+        self.db.flush()
+        self._save_files(files, ticket=ticket)
+        self._ensure_subscribed(ticket, actor)
+        self.db.execute(_bump(actor.id, "total_posts", +1))
+        self.db.flush()
+        self._notify(events.TicketCreated(self.request, ticket, actor))
+        return ticket
+
+    def reply(self, ticket, actor, *, content, hours=0, status=None, priority=None, files=()):
+        """Add a reply; a status other than Closed may be set with it (a Closed ticket is
+        reopened: the reply form never offers Closed)."""
+        if status is not None and status.status == CLOSED:
+            raise TicketError("Use “reply and close” to close the ticket.")
+        if files:
+            self.request.uploads.check(files, self.request.flicket_config)
+        now = clock.utcnow()
+        post = Post(
+            ticket=ticket, user=actor, content=content, date_added=now, hours=self._hours(hours)
+        )
+        self.db.add(post)
+        self.db.flush()
+        self._save_files(files, post=post)
+        if status is None and self.is_closed(ticket):
+            status = self.status(OPEN)
+        self._apply_status(ticket, actor, status)
+        self._apply_priority(ticket, actor, priority)
+        self._ensure_subscribed(ticket, actor)
+        self.db.execute(_bump(actor.id, "total_posts", +1))
+        self._touch(ticket)
+        self.db.flush()
+        self._notify(events.TicketReplied(self.request, ticket, actor, post=post))
+        return post
+
+    def quote(self, author, date_added, content):
+        """The reply box text that quotes a ticket body or a reply."""
+        name = author.name if author else "Someone"
+        when = date_added.strftime("%Y-%m-%d %H:%M") if date_added else ""
+        quoted = "\n".join(f"> {line}" for line in (content or "").splitlines())
+        return f"{name} wrote on {when}\n\n{quoted}\n\n"
+
+    def close(self, ticket, actor):
+        if self.is_closed(ticket):
+            raise TicketError(f"Ticket {ticket.id_zfill} is already closed.")
+        previous_status, previous_assignee = ticket.status, ticket.assigned
+        self._action(ticket, actor, "close")
+        ticket.status = self.status(CLOSED)
+        self._set_assignee(ticket, None)
+        self._touch(ticket)
+        self.db.flush()
+        self._notify(
+            events.TicketClosed(
+                self.request,
+                ticket,
+                actor,
+                previous_status=previous_status,
+                previous_assignee=previous_assignee,
+            )
+        )
+
+    def claim(self, ticket, actor):
+        if self.is_closed(ticket):
+            raise TicketError("A closed ticket cannot be claimed; reply to reopen it first.")
+        if ticket.assigned_id == actor.id:
+            raise TicketError("You have already claimed this ticket.", "info")
+        previous = ticket.assigned
+        self._set_assignee(ticket, actor)
+        ticket.status = self.status(IN_WORK)
+        self._action(ticket, actor, "claim")
+        self._ensure_subscribed(ticket, actor)
+        self._touch(ticket)
+        self.db.flush()
+        self._notify(events.TicketClaimed(self.request, ticket, actor, previous_assignee=previous))
+
+    def release(self, ticket, actor):
+        if ticket.assigned_id is None:
+            raise TicketError("This ticket is not assigned to anyone.")
+        previous = ticket.assigned
+        self._set_assignee(ticket, None)
+        ticket.status = self.status(OPEN)
+        self._action(ticket, actor, "release")
+        self._touch(ticket)
+        self.db.flush()
+        self._notify(
+            events.TicketReleased(self.request, ticket, actor, previous_assignee=previous)
+        )
+
+    def assign(self, ticket, actor, assignee):
+        if self.is_closed(ticket):
+            raise TicketError("A closed ticket cannot be assigned; reply to reopen it first.")
+        if assignee is None:
+            raise TicketError("There is no user with that username.", "danger")
+        if assignee.disabled:
+            raise TicketError(f"{assignee.username} is disabled and cannot be assigned tickets.")
+        if ticket.assigned_id == assignee.id:
+            raise TicketError(f"The ticket is already assigned to {assignee.name}.")
+        previous = ticket.assigned
+        self._set_assignee(ticket, assignee)
+        ticket.status = self.status(IN_WORK)
+        self._action(ticket, actor, "assign", recipient=assignee)
+        self._ensure_subscribed(ticket, assignee)
+        self._touch(ticket)
+        self.db.flush()
+        self._notify(
+            events.TicketAssigned(
+                self.request, ticket, actor, assignee=assignee, previous_assignee=previous
+            )
+        )
+
+    def change_status(self, ticket, actor, status):
+        """Set any status; Closed goes through ``close`` (assignee released, counters)."""
+        if status.status == CLOSED:
+            return self.close(ticket, actor)
+        if not self._apply_status(ticket, actor, status):
+            raise TicketError(f"The status is already {status.status}.")
+        self._touch(ticket)
+        self.db.flush()
+
+    def change_priority(self, ticket, actor, priority):
+        if not self._apply_priority(ticket, actor, priority):
+            raise TicketError(f"The priority is already {priority.priority}.")
+        self._touch(ticket)
+        self.db.flush()
+
+    def change_category(self, ticket, actor, category):
+        if self.is_closed(ticket):
+            raise TicketError("The category of a closed ticket cannot be changed.")
+        if not self._apply_category(ticket, actor, category):
+            raise TicketError(f"The ticket is already in {category.department_category}.")
+        self._touch(ticket)
+        self.db.flush()
+
+    def subscribe(self, ticket, actor, user):
+        if user is None:
+            raise TicketError("There is no user with that username.", "danger")
+        if not self._ensure_subscribed(ticket, user):
+            raise TicketError(f"{user.name} is already subscribed.")
+        self._action(ticket, actor, "subscribe", recipient=user)
+        self._touch(ticket)
+        self.db.flush()
+        self._notify(events.TicketSubscribed(self.request, ticket, actor, subscriber=user))
+
+    def unsubscribe(self, ticket, actor, user):
+        subscriptions = list(
+            self.db.scalars(
+                sa.select(Subscription).where(
+                    Subscription.ticket_id == ticket.id, Subscription.user_id == user.id
+                )
+            )
+        )
+        if not subscriptions:
+            raise TicketError(f"{user.name} is not subscribed to this ticket.")
+        for subscription in subscriptions:
+            self.db.delete(subscription)
+        self._action(ticket, actor, "unsubscribe", recipient=user)
+        self._touch(ticket)
+        self.db.flush()
+        self._notify(events.TicketUnsubscribed(self.request, ticket, actor, subscriber=user))
+
+    def _record_history(self, *, ticket=None, post=None, content, author_id):
+        self.db.add(
+            History(
+                topic_id=ticket.id if ticket is not None else None,
+                post_id=post.id if post is not None else None,
+                date_modified=clock.utcnow(),
+                original_content=content,
+                user_id=author_id,
+            )
+        )
+
+    def edit_ticket(
+        self,
+        ticket,
+        actor,
+        *,
+        title,
+        content,
+        priority,
+        category,
+        hours,
+        remove_upload_ids=(),
+        files=(),
+    ):
+        if self.is_closed(ticket):
+            raise TicketError("Closed tickets cannot be edited.")
+        if files:
+            self.request.uploads.check(files, self.request.flicket_config)
+        changes = []
+        if content != ticket.content:
+            self._record_history(
+                ticket=ticket,
+                content=ticket.content,
+                author_id=ticket.modified_id or ticket.started_id,
+            )
+            ticket.content = content
+            changes.append("content")
+        if title != ticket.title:
+            ticket.title = title
+            changes.append("title")
+        new_hours = self._hours(hours)
+        if new_hours != (ticket.hours or Decimal("0")):
+            ticket.hours = new_hours
+            changes.append("hours")
+        if self._apply_priority(ticket, actor, priority):
+            changes.append("priority")
+        if self._apply_category(ticket, actor, category):
+            changes.append("category")
+        if self._remove_uploads(ticket.uploads, remove_upload_ids):
+            changes.append("attachments")
+        if files:
+            self._save_files(files, ticket=ticket)
+            changes.append("attachments")
+        now = clock.utcnow()
+        ticket.modified = actor
+        ticket.date_modified = now
+        ticket.last_updated = now
+        self.db.flush()
+        self._notify(events.TicketEdited(self.request, ticket, actor, changes=changes))
+        return changes
+
+    def edit_post(
+        self,
+        post,
+        actor,
+        *,
+        content,
+        hours,
+        status=None,
+        priority=None,
+        remove_upload_ids=(),
+        files=(),
+    ):
+        ticket = post.ticket
+        if self.is_closed(ticket):
+            raise TicketError("Replies to a closed ticket cannot be edited.")
+        if status is not None and status.status == CLOSED:
+            raise TicketError("A reply cannot close the ticket when edited.")
+        if files:
+            self.request.uploads.check(files, self.request.flicket_config)
+        if content != post.content:
+            self._record_history(
+                post=post, content=post.content, author_id=post.modified_id or post.user_id
+            )
+            post.content = content
+        post.hours = self._hours(hours)
+        self._remove_uploads(post.uploads, remove_upload_ids)
+        if files:
+            self._save_files(files, post=post)
+        now = clock.utcnow()
+        post.modified = actor
+        post.date_modified = now
+        self._apply_status(ticket, actor, status)
+        self._apply_priority(ticket, actor, priority)
+        ticket.last_updated = now
+        self.db.flush()
+        self._notify(events.PostEdited(self.request, ticket, actor, post=post))
+
+    def delete_ticket(self, ticket, actor):
+        """Remove the ticket and everything attached to it; files go after the commit."""
+        post_ids = sa.select(Post.id).where(Post.ticket_id == ticket.id)
+        uploads = list(
+            self.db.scalars(
+                sa.select(Upload).where(
+                    sa.or_(Upload.topic_id == ticket.id, Upload.posts_id.in_(post_ids))
+                )
+            )
+        )
+        self.request.uploads.delete_after_commit(u.filename for u in uploads)
+        authors = self.db.execute(
+            sa.select(Post.user_id, sa.func.count())
+            .where(Post.ticket_id == ticket.id, Post.user_id.is_not(None))
+            .group_by(Post.user_id)
+        ).all()
+        for user_id, count in authors:
+            self.db.execute(_bump(user_id, "total_posts", -count))
+        if ticket.started_id:
+            self.db.execute(_bump(ticket.started_id, "total_posts", -1))
+        if ticket.assigned_id:
+            self.db.execute(_bump(ticket.assigned_id, "total_assigned", -1))
+        for statement in (
+            sa.delete(Upload).where(
+                sa.or_(Upload.topic_id == ticket.id, Upload.posts_id.in_(post_ids))
+            ),
+            sa.delete(History).where(
+                sa.or_(History.topic_id == ticket.id, History.post_id.in_(post_ids))
+            ),
+            sa.delete(Action).where(Action.ticket_id == ticket.id),
+            sa.delete(Action).where(Action.post_id.in_(post_ids)),
+            sa.delete(Subscription).where(Subscription.ticket_id == ticket.id),
+        ):
+            self.db.execute(statement.execution_options(synchronize_session=False))
+        self.db.execute(
+            sa.delete(Post)
+            .where(Post.ticket_id == ticket.id)
+            .execution_options(synchronize_session=False)
+        )
+        self._notify(events.TicketDeleted(self.request, ticket, actor))
+        self.db.execute(sa.delete(Ticket).where(Ticket.id == ticket.id))
+        self.db.expunge(ticket)
+
+    def delete_post(self, post, actor):
+        ticket = post.ticket
+        self.request.uploads.delete_after_commit(u.filename for u in post.uploads)
+        previous_post_id = self.db.scalar(
+            sa.select(sa.func.max(Post.id)).where(Post.ticket_id == ticket.id, Post.id < post.id)
+        )
+        # Action lines shown under this reply move to the reply before it.
+        self.db.execute(
+            sa.update(Action).where(Action.post_id == post.id).values(post_id=previous_post_id)
+        )
+        self.db.execute(sa.delete(Upload).where(Upload.posts_id == post.id))
+        self.db.execute(sa.delete(History).where(History.post_id == post.id))
+        if post.user_id:
+            self.db.execute(_bump(post.user_id, "total_posts", -1))
+        self._touch(ticket)
+        self._notify(events.PostDeleted(self.request, ticket, actor, post=post))
+        self.db.execute(sa.delete(Post).where(Post.id == post.id))
+        self.db.expunge(post)
+        self.db.flush()
+
+
+def get_ticket_service(request):
+    return TicketService(request)

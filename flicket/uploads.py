@@ -1,0 +1,135 @@
+"""Attachment storage: checked, size-limited files under random names in a folder outside
+every static path, deleted only after the transaction that removed their rows commits."""
+
+import logging
+import mimetypes
+import os
+import secrets
+import unicodedata
+from pathlib import Path
+
+import transaction
+
+log = logging.getLogger(__name__)
+
+CHUNK = 64 * 1024
+#: Types a browser would run or render as a page are always sent as plain bytes.
+ACTIVE_TYPES = {
+    "text/html",
+    "application/xhtml+xml",
+    "image/svg+xml",
+    "text/javascript",
+    "application/javascript",
+    "text/xml",
+    "application/xml",
+}
+
+
+class UploadError(ValueError):
+    """A file was refused; the message says why (in words for the person uploading)."""
+
+
+def allowed_extensions(config):
+    text = (config.allowed_extensions if config else "") or ""
+    return sorted({e.strip().lower().lstrip(".") for e in text.split(",") if e.strip()})
+
+
+def clean_original_name(name):
+    """The name shown to people: no folders, no control or direction characters, <= 128."""
+    name = (name or "").replace("\\", "/").rsplit("/", 1)[-1]
+    name = "".join(c for c in name if unicodedata.category(c)[0] != "C")
+    name = name.strip().strip(".") or "file"
+    if len(name) > 128:
+        stem, dot, ext = name.rpartition(".")
+        name = (stem[: 127 - len(ext)] + dot + ext) if dot and len(ext) < 16 else name[:128]
+    return name
+
+
+def extension_of(name):
+    stem, dot, ext = name.rpartition(".")
+    return ext.lower() if dot and stem else ""
+
+
+def content_type_for(name):
+    guessed, _ = mimetypes.guess_type("x." + extension_of(name))
+    if not guessed or guessed in ACTIVE_TYPES:
+        return "application/octet-stream"
+    return guessed
+
+
+class UploadStorage:
+    def __init__(self, directory, max_size):
+        self.directory = Path(directory)
+        self.max_size = max_size
+
+    def path_of(self, stored_name):
+        # Stored names are ours (random hex + extension); refuse anything else outright.
+        if not stored_name or "/" in stored_name or "\\" in stored_name or stored_name[0] == ".":
+            raise FileNotFoundError(stored_name)
+        return self.directory / stored_name
+
+    def check(self, field_storages, config):
+        """Check every file before anything is saved; raise UploadError for the first bad one."""
+        allowed = allowed_extensions(config)
+        for item in field_storages:
+            name = clean_original_name(item.filename)
+            if extension_of(name) not in allowed:
+                raise UploadError(
+                    f"{name!r} cannot be attached. Allowed file types: {', '.join(allowed)}."
+                )
+
+    def save(self, item, transaction_manager=None):
+        """Write one upload; returns (stored name, original name). Removed again on abort."""
+        original = clean_original_name(item.filename)
+        stored = f"{secrets.token_hex(16)}.{extension_of(original)}"
+        self.directory.mkdir(parents=True, exist_ok=True)
+        path = self.directory / stored
+        size = 0
+        source = item.file
+        source.seek(0)
+        with open(path, "xb") as target:
+            while chunk := source.read(CHUNK):
+                size += len(chunk)
+                if size > self.max_size:
+                    target.close()
+                    path.unlink(missing_ok=True)
+                    limit = self.max_size // (1024 * 1024) or 1
+                    raise UploadError(f"{original!r} is larger than {limit} MB.")
+                target.write(chunk)
+        manager = transaction_manager or transaction.manager
+        manager.get().addAfterCommitHook(self._remove_unless, args=(path,))
+        return stored, original
+
+    @staticmethod
+    def _remove_unless(committed, path):
+        # A file written by a request that then failed belongs to no row: remove it.
+        if not committed:
+            path.unlink(missing_ok=True)
+
+    def delete_after_commit(self, stored_names, transaction_manager=None):
+        manager = transaction_manager or transaction.manager
+        manager.get().addAfterCommitHook(self._delete, args=(list(stored_names),))
+
+    def _delete(self, committed, stored_names):
+        if not committed:
+            return
+        for name in stored_names:
+            try:
+                self.path_of(name).unlink(missing_ok=True)
+            except OSError:
+                log.warning("could not delete upload %r", name, exc_info=True)
+
+
+def get_upload_storage(request):
+    return request.registry["upload_storage"]
+
+
+def includeme(config):
+    settings = config.get_settings()
+    directory = settings.get("flicket.upload_dir") or os.path.join(
+        settings["flicket.data_dir"], "uploads"
+    )
+    config.registry["upload_storage"] = UploadStorage(
+        directory, settings["flicket.upload.max_size"]
+    )
+    config.add_request_method(get_upload_storage, "uploads", reify=True)
