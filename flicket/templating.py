@@ -13,6 +13,8 @@ from pyramid.security import NO_PERMISSION_REQUIRED
 from sqlalchemy.exc import SQLAlchemyError
 
 import flicket
+from flicket.markdown import render_markdown
+from flicket.uploads import allowed_extensions
 
 log = logging.getLogger(__name__)
 
@@ -55,4 +57,6 @@ def includeme(config):
     config.commit()
     env = config.get_jinja2_environment()
     env.globals["csrf_token"] = get_csrf_token
+    env.globals["render_markdown"] = render_markdown
+    env.globals["allowed_extensions"] = allowed_extensions
     env.autoescape = _autoescape

@@ -268,3 +268,31 @@ def app_clock(monkeypatch):
     moved = AppClock()
     monkeypatch.setattr(clock, "utcnow", moved.now)
     return moved
+
+
+class QueryCounter:
+    """Counts the SQL statements the application runs (``with count_queries() as q: ...``)."""
+
+    def __init__(self, engine):
+        self.engine = engine
+        self.statements = []
+
+    def _record(self, conn, cursor, statement, parameters, context, executemany):
+        self.statements.append(statement)
+
+    def __enter__(self):
+        sa.event.listen(self.engine, "before_cursor_execute", self._record)
+        return self
+
+    def __exit__(self, *exc):
+        sa.event.remove(self.engine, "before_cursor_execute", self._record)
+
+    @property
+    def count(self):
+        # SAVEPOINT bookkeeping of the test harness is not the application's work.
+        return sum(1 for s in self.statements if "SAVEPOINT" not in s.upper())
+
+
+@pytest.fixture
+def count_queries(registry):
+    return lambda: QueryCounter(registry["dbengine"])

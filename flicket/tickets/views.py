@@ -1,10 +1,639 @@
-"""Ticket pages."""
+"""Ticket pages: create, view and reply, and every operation on one ticket.
 
+Views are thin: they read the form, call one ``TicketService`` method and redirect with a
+flash. Who may do what is in the ACLs (``resources.py``); the state rules are in the
+service, which raises ``TicketError``.
+"""
+
+from urllib.parse import quote
+
+import sqlalchemy as sa
+from pyramid.httpexceptions import HTTPBadRequest, HTTPForbidden, HTTPFound, HTTPNotFound
+from pyramid.response import FileResponse, Response
 from pyramid.view import view_config
+from sqlalchemy.orm import joinedload, selectinload
 
-from flicket.permissions import Permission
+from flicket.accounts.models import User
+from flicket.accounts.passwords import verify_password
+from flicket.markdown import render_markdown
+from flicket.pagination import page_number, paginate
+from flicket.permissions import Permission as P
+from flicket.tickets.forms import (
+    CategoryForm,
+    ConfirmPasswordForm,
+    EditPostForm,
+    EditTicketForm,
+    ReplyForm,
+    TicketForm,
+    UsernameForm,
+    bind_choices,
+    chosen_files,
+)
+from flicket.tickets.models import Action, History, Post, Subscription, Upload
+from flicket.tickets.services import CLOSED, TicketError
+from flicket.uploads import UploadError, content_type_for
+
+LAST_CATEGORY_KEY = "ticket_create_last_category"
+MAX_PREVIEW_LENGTH = 10000
 
 
-@view_config(route_name="home", renderer="tickets/home.jinja2", permission=Permission.VIEW)
-def home(request):
-    return {"page_title": "Home"}
+def _ticket_url(request, ticket, anchor=None):
+    return request.route_url("ticket_view", ticket_id=ticket.id, _anchor=anchor)
+
+
+def _done(request, ticket, message, kind="success"):
+    request.session.flash(message, kind)
+    return HTTPFound(location=_ticket_url(request, ticket))
+
+
+def _refused(request, ticket, error):
+    request.session.flash(error.message, error.kind)
+    return HTTPFound(location=_ticket_url(request, ticket))
+
+
+def _invalid(request, values):
+    request.response.status_int = 400
+    return values
+
+
+def _by_id(items, wanted):
+    return next((item for item in items if item.id == wanted), None)
+
+
+def _per_page(request):
+    config = request.flicket_config
+    return (config.posts_per_page if config and config.posts_per_page else None) or 50
+
+
+# -- create -------------------------------------------------------------------------------
+
+
+@view_config(route_name="ticket_create", renderer="tickets/create.jinja2", permission=P.VIEW)
+def create_ticket(request):
+    service = request.tickets
+    form = bind_choices(TicketForm.from_request(request), service)
+    if request.method == "GET":
+        form.category.data = request.session.get(LAST_CATEGORY_KEY)
+        form.priority.data = next((p for p, name in form.priority.choices if name == "low"), None)
+    values = {"form": form, "page_title": "Create Ticket", "upload_error": None}
+    if request.method != "POST":
+        return values
+    if not form.validate():
+        return _invalid(request, values)
+    category = _by_id(service.categories(), form.category.data)
+    priority = _by_id(service.priorities(), form.priority.data)
+    try:
+        ticket = service.create(
+            request.user,
+            title=form.title.data.strip(),
+            content=form.content.data,
+            category=category,
+            priority=priority,
+            hours=form.hours.data,
+            files=chosen_files(form.file),
+        )
+    except (UploadError, TicketError) as error:
+        values["upload_error"] = str(error)
+        return _invalid(request, values)
+    request.session[LAST_CATEGORY_KEY] = category.id
+    return _done(request, ticket, f"Ticket {ticket.id_zfill} created: {ticket.title}")
+
+
+# -- view and reply -------------------------------------------------------------------------
+
+
+def _ticket_page_values(request, ticket, form):
+    db = request.dbsession
+    page = paginate(
+        db,
+        sa.select(Post)
+        .options(
+            joinedload(Post.user).selectinload(User.groups),
+            joinedload(Post.modified),
+            selectinload(Post.uploads),
+        )
+        .where(Post.ticket_id == ticket.id)
+        .order_by(Post.id),
+        page_number(request),
+        _per_page(request),
+    )
+    post_ids = [post.id for post in page.items]
+    actions = list(
+        db.scalars(
+            sa.select(Action)
+            .options(joinedload(Action.user), joinedload(Action.recipient))
+            .where(
+                Action.ticket_id == ticket.id,
+                sa.or_(Action.post_id.is_(None), Action.post_id.in_(post_ids or [-1])),
+            )
+            .order_by(Action.id)
+        )
+    )
+    actions_by_post = {}
+    for action in actions:
+        actions_by_post.setdefault(action.post_id, []).append(action)
+    subscribers = list(
+        db.scalars(
+            sa.select(User)
+            .join(Subscription, Subscription.user_id == User.id)
+            .where(Subscription.ticket_id == ticket.id)
+            .order_by(User.name, User.id)
+            .distinct()
+        )
+    )
+    reply_hours = db.scalar(
+        sa.select(sa.func.coalesce(sa.func.sum(Post.hours), 0)).where(Post.ticket_id == ticket.id)
+    )
+    ticket_uploads = list(db.scalars(sa.select(Upload).where(Upload.topic_id == ticket.id)))
+    context = request.context
+    return {
+        "ticket": ticket,
+        "page": page,
+        "actions_by_post": actions_by_post,
+        "subscribers": subscribers,
+        "total_hours": (ticket.hours or 0) + (reply_hours or 0),
+        "ticket_uploads": ticket_uploads,
+        "form": form,
+        "subscribe_form": UsernameForm(),
+        "is_closed": request.tickets.is_closed(ticket),
+        "can": {
+            name: request.has_permission(permission, context)
+            for name, permission in (
+                ("edit", P.TICKET_EDIT),
+                ("close", P.TICKET_CLOSE),
+                ("delete", P.TICKET_DELETE),
+                ("release", P.TICKET_RELEASE),
+                ("unsubscribe_others", P.TICKET_UNSUBSCRIBE_OTHERS),
+                ("change_category", P.TICKET_CHANGE_CATEGORY),
+            )
+        },
+        "is_admin": request.user.is_admin,
+        "reply_error": None,
+        "page_title": f"Ticket #{ticket.id_zfill} {ticket.title}",
+    }
+
+
+def _quote(request, ticket):
+    """Text for the reply box when a quote button was used (?post_id= or ?ticket_rid=)."""
+    service = request.tickets
+    post_id = request.GET.get("post_id", "")
+    if post_id.isdigit() and len(post_id) < 12:
+        post = request.dbsession.get(Post, int(post_id))
+        if post is not None and post.ticket_id == ticket.id:
+            return service.quote(post.user, post.date_added, post.content)
+    if request.GET.get("ticket_rid") == str(ticket.id):
+        return service.quote(ticket.user, ticket.date_added, ticket.content)
+    return None
+
+
+@view_config(
+    route_name="ticket_view",
+    request_method="GET",
+    renderer="tickets/view.jinja2",
+    permission=P.VIEW,
+)
+@view_config(
+    route_name="ticket_view_page",
+    request_method="GET",
+    renderer="tickets/view.jinja2",
+    permission=P.VIEW,
+)
+def view_ticket(request):
+    ticket = request.context.ticket
+    form = bind_choices(ReplyForm(), request.tickets)
+    open_status = next((i for i, name in form.status.choices if name == "Open"), None)
+    form.status.data = open_status if request.tickets.is_closed(ticket) else ticket.status_id
+    form.priority.data = ticket.ticket_priority_id
+    form.content.data = _quote(request, ticket)
+    return _ticket_page_values(request, ticket, form)
+
+
+@view_config(
+    route_name="ticket_view",
+    request_method="POST",
+    renderer="tickets/view.jinja2",
+    permission=P.TICKET_REPLY,
+)
+def reply(request):
+    ticket = request.context.ticket
+    service = request.tickets
+    form = bind_choices(ReplyForm.from_request(request), service)
+    if not form.validate():
+        return _invalid(request, _ticket_page_values(request, ticket, form))
+    close = "reply_close" in request.POST
+    if close and not request.has_permission(P.TICKET_CLOSE, request.context):
+        raise HTTPForbidden("Only the creator, the assignee or an administrator may close it.")
+    try:
+        post = service.reply(
+            ticket,
+            request.user,
+            content=form.content.data,
+            hours=form.hours.data,
+            status=_by_id(service.statuses(), form.status.data),
+            priority=_by_id(service.priorities(), form.priority.data),
+            files=chosen_files(form.file),
+        )
+        if close:
+            service.close(ticket, request.user)
+    except (UploadError, TicketError) as error:
+        values = _ticket_page_values(request, ticket, form)
+        values["reply_error"] = str(error)
+        return _invalid(request, values)
+    message = f"You replied to ticket {ticket.id_zfill}: {ticket.title}"
+    if close:
+        message = f"You replied to and closed ticket {ticket.id_zfill}."
+        request.session.flash(message, "success")
+        return HTTPFound(location=request.route_url("tickets"))
+    request.session.flash(message, "success")
+    count = request.dbsession.scalar(
+        sa.select(sa.func.count()).select_from(Post).where(Post.ticket_id == ticket.id)
+    )
+    last_page = max(1, -(-count // _per_page(request)))
+    return HTTPFound(
+        location=request.route_url(
+            "ticket_view_page", ticket_id=ticket.id, page=last_page, _anchor=f"post-{post.id}"
+        )
+    )
+
+
+# -- operations confirmed on a page of their own (a GET never changes anything) ------------
+
+
+def _confirm(request, title, question, button, danger=False):
+    return {
+        "ticket": request.context.ticket,
+        "page_title": title,
+        "question": question,
+        "button": button,
+        "danger": danger,
+    }
+
+
+@view_config(
+    route_name="ticket_claim",
+    request_method="GET",
+    renderer="tickets/confirm.jinja2",
+    permission=P.TICKET_CLAIM,
+)
+def claim_confirm(request):
+    ticket = request.context.ticket
+    return _confirm(request, "Claim ticket", f"Take ticket #{ticket.id_zfill} yourself?", "Claim")
+
+
+@view_config(route_name="ticket_claim", request_method="POST", permission=P.TICKET_CLAIM)
+def claim(request):
+    ticket = request.context.ticket
+    try:
+        request.tickets.claim(ticket, request.user)
+    except TicketError as error:
+        return _refused(request, ticket, error)
+    return _done(request, ticket, f"You claimed ticket {ticket.id_zfill}.")
+
+
+@view_config(
+    route_name="ticket_release",
+    request_method="GET",
+    renderer="tickets/confirm.jinja2",
+    permission=P.TICKET_RELEASE,
+)
+def release_confirm(request):
+    ticket = request.context.ticket
+    return _confirm(
+        request,
+        "Release ticket",
+        f"Release ticket #{ticket.id_zfill} so that nobody has it?",
+        "Release",
+    )
+
+
+@view_config(route_name="ticket_release", request_method="POST", permission=P.TICKET_RELEASE)
+def release(request):
+    ticket = request.context.ticket
+    try:
+        request.tickets.release(ticket, request.user)
+    except TicketError as error:
+        return _refused(request, ticket, error)
+    return _done(request, ticket, f"Ticket {ticket.id_zfill} released; nobody has it now.")
+
+
+def _closing_status(request):
+    if request.matchdict["status"] != CLOSED:
+        raise HTTPNotFound("Only “Closed” can be set here; change other statuses by replying.")
+
+
+@view_config(
+    route_name="ticket_change_status",
+    request_method="GET",
+    renderer="tickets/confirm.jinja2",
+    permission=P.TICKET_CLOSE,
+)
+def close_confirm(request):
+    _closing_status(request)
+    ticket = request.context.ticket
+    return _confirm(request, "Close ticket", f"Close ticket #{ticket.id_zfill}?", "Close ticket")
+
+
+@view_config(route_name="ticket_change_status", request_method="POST", permission=P.TICKET_CLOSE)
+def close(request):
+    _closing_status(request)
+    ticket = request.context.ticket
+    try:
+        request.tickets.close(ticket, request.user)
+    except TicketError as error:
+        return _refused(request, ticket, error)
+    request.session.flash(f"Ticket {ticket.id_zfill} closed.", "success")
+    return HTTPFound(location=request.route_url("tickets"))
+
+
+@view_config(
+    route_name="ticket_assign", renderer="tickets/assign.jinja2", permission=P.TICKET_ASSIGN
+)
+def assign(request):
+    ticket = request.context.ticket
+    form = UsernameForm.from_request(request)
+    values = {"ticket": ticket, "form": form, "page_title": "Assign ticket"}
+    if request.method != "POST":
+        return values
+    if not form.validate():
+        return _invalid(request, values)
+    assignee = request.tickets.user_by_username(form.username.data)
+    if assignee is None:
+        form.username.errors.append("There is no user with that username.")
+        return _invalid(request, values)
+    try:
+        request.tickets.assign(ticket, request.user, assignee)
+    except TicketError as error:
+        return _refused(request, ticket, error)
+    return _done(request, ticket, f"Ticket {ticket.id_zfill} assigned to {assignee.name}.")
+
+
+@view_config(route_name="ticket_subscribe", request_method="POST", permission=P.TICKET_SUBSCRIBE)
+def subscribe(request):
+    ticket = request.context.ticket
+    form = UsernameForm.from_request(request)
+    if not form.validate():
+        request.session.flash("Give the username of the person to subscribe.", "danger")
+        return HTTPFound(location=_ticket_url(request, ticket))
+    user = request.tickets.user_by_username(form.username.data)
+    try:
+        request.tickets.subscribe(ticket, request.user, user)
+    except TicketError as error:
+        return _refused(request, ticket, error)
+    return _done(request, ticket, f"{user.name} is subscribed to ticket {ticket.id_zfill}.")
+
+
+def _unsubscribe_target(request):
+    raw = request.matchdict["user_id"]
+    user = request.dbsession.get(User, int(raw)) if raw.isdigit() and len(raw) < 12 else None
+    if user is None:
+        raise HTTPNotFound("There is no such user.")
+    if user.id != request.user.id and not request.has_permission(
+        P.TICKET_UNSUBSCRIBE_OTHERS, request.context
+    ):
+        raise HTTPForbidden("You may only unsubscribe yourself.")
+    return user
+
+
+@view_config(
+    route_name="ticket_unsubscribe",
+    request_method="GET",
+    renderer="tickets/confirm.jinja2",
+    permission=P.VIEW,
+)
+def unsubscribe_confirm(request):
+    user = _unsubscribe_target(request)
+    ticket = request.context.ticket
+    who = "yourself" if user.id == request.user.id else user.name
+    return _confirm(
+        request, "Unsubscribe", f"Unsubscribe {who} from ticket #{ticket.id_zfill}?", "Unsubscribe"
+    )
+
+
+@view_config(route_name="ticket_unsubscribe", request_method="POST", permission=P.VIEW)
+def unsubscribe(request):
+    user = _unsubscribe_target(request)
+    ticket = request.context.ticket
+    try:
+        request.tickets.unsubscribe(ticket, request.user, user)
+    except TicketError as error:
+        return _refused(request, ticket, error)
+    return _done(request, ticket, f"{user.name} is no longer subscribed.")
+
+
+@view_config(
+    route_name="ticket_change_category",
+    renderer="tickets/change_category.jinja2",
+    permission=P.TICKET_CHANGE_CATEGORY,
+)
+def change_category(request):
+    ticket = request.context.ticket
+    service = request.tickets
+    form = bind_choices(CategoryForm.from_request(request), service)
+    if request.method == "GET":
+        form.category.data = ticket.category_id
+    values = {"ticket": ticket, "form": form, "page_title": "Change department and category"}
+    if request.method != "POST":
+        return values
+    if not form.validate():
+        return _invalid(request, values)
+    category = _by_id(service.categories(), form.category.data)
+    try:
+        service.change_category(ticket, request.user, category)
+    except TicketError as error:
+        return _refused(request, ticket, error)
+    return _done(
+        request, ticket, f"Ticket {ticket.id_zfill} moved to {category.department_category}."
+    )
+
+
+# -- edit, history, delete -------------------------------------------------------------------
+
+
+@view_config(
+    route_name="ticket_edit", renderer="tickets/edit_ticket.jinja2", permission=P.TICKET_EDIT
+)
+def edit_ticket(request):
+    ticket = request.context.ticket
+    service = request.tickets
+    if service.is_closed(ticket):
+        return _refused(request, ticket, TicketError("Closed tickets cannot be edited."))
+    uploads = list(
+        request.dbsession.scalars(sa.select(Upload).where(Upload.topic_id == ticket.id))
+    )
+    form = bind_choices(EditTicketForm.from_request(request, obj=ticket), service)
+    form.remove_uploads.choices = [(u.id, u.original_filename) for u in uploads]
+    if request.method == "GET":
+        form.priority.data = ticket.ticket_priority_id
+        form.category.data = ticket.category_id
+    values = {"ticket": ticket, "form": form, "page_title": "Edit ticket", "upload_error": None}
+    if request.method != "POST":
+        return values
+    if not form.validate():
+        return _invalid(request, values)
+    try:
+        service.edit_ticket(
+            ticket,
+            request.user,
+            title=form.title.data.strip(),
+            content=form.content.data,
+            priority=_by_id(service.priorities(), form.priority.data),
+            category=_by_id(service.categories(), form.category.data),
+            hours=form.hours.data,
+            remove_upload_ids=form.remove_uploads.data or [],
+            files=chosen_files(form.file),
+        )
+    except (UploadError, TicketError) as error:
+        values["upload_error"] = str(error)
+        return _invalid(request, values)
+    return _done(request, ticket, f"Ticket {ticket.id_zfill} saved.")
+
+
+@view_config(route_name="post_edit", renderer="tickets/edit_post.jinja2", permission=P.POST_EDIT)
+def edit_post(request):
+    post = request.context.post
+    ticket = post.ticket
+    service = request.tickets
+    if service.is_closed(ticket):
+        return _refused(
+            request, ticket, TicketError("Replies to closed tickets cannot be edited.")
+        )
+    form = bind_choices(EditPostForm.from_request(request, obj=post), service)
+    form.remove_uploads.choices = [(u.id, u.original_filename) for u in post.uploads]
+    if request.method == "GET":
+        form.status.data = ticket.status_id
+        form.priority.data = ticket.ticket_priority_id
+    values = {
+        "ticket": ticket,
+        "post": post,
+        "form": form,
+        "page_title": "Edit reply",
+        "upload_error": None,
+    }
+    if request.method != "POST":
+        return values
+    if not form.validate():
+        return _invalid(request, values)
+    try:
+        service.edit_post(
+            post,
+            request.user,
+            content=form.content.data,
+            hours=form.hours.data,
+            status=_by_id(service.statuses(), form.status.data),
+            priority=_by_id(service.priorities(), form.priority.data),
+            remove_upload_ids=form.remove_uploads.data or [],
+            files=chosen_files(form.file),
+        )
+    except (UploadError, TicketError) as error:
+        values["upload_error"] = str(error)
+        return _invalid(request, values)
+    return _done(request, ticket, "Reply saved.")
+
+
+def _history(request, condition, ticket, what):
+    rows = list(
+        request.dbsession.scalars(
+            sa.select(History)
+            .options(joinedload(History.user))
+            .where(condition)
+            .order_by(History.id)
+        )
+    )
+    return {"ticket": ticket, "rows": rows, "what": what, "page_title": f"Edit history of {what}"}
+
+
+@view_config(route_name="ticket_history", renderer="tickets/history.jinja2", permission=P.VIEW)
+def ticket_history(request):
+    ticket = request.context.ticket
+    return _history(request, History.topic_id == ticket.id, ticket, f"ticket #{ticket.id_zfill}")
+
+
+@view_config(route_name="post_history", renderer="tickets/history.jinja2", permission=P.VIEW)
+def post_history(request):
+    post = request.context.post
+    return _history(request, History.post_id == post.id, post.ticket, "a reply")
+
+
+def _password_confirmed(request, form):
+    if not form.validate():
+        return False
+    if not verify_password(form.password.data, request.user.password):
+        form.password.errors.append("That is not your password.")
+        return False
+    return True
+
+
+@view_config(
+    route_name="ticket_delete", renderer="tickets/delete.jinja2", permission=P.TICKET_DELETE
+)
+def delete_ticket(request):
+    ticket = request.context.ticket
+    form = ConfirmPasswordForm.from_request(request)
+    values = {
+        "ticket": ticket,
+        "form": form,
+        "what": f"ticket #{ticket.id_zfill} “{ticket.title}”",
+        "page_title": "Delete ticket",
+    }
+    if request.method != "POST":
+        return values
+    if not _password_confirmed(request, form):
+        return _invalid(request, values)
+    number = ticket.id_zfill
+    request.tickets.delete_ticket(ticket, request.user)
+    request.session.flash(
+        f"Ticket {number} and everything attached to it were deleted.", "success"
+    )
+    return HTTPFound(location=request.route_url("tickets"))
+
+
+@view_config(route_name="post_delete", renderer="tickets/delete.jinja2", permission=P.POST_DELETE)
+def delete_post(request):
+    post = request.context.post
+    ticket = post.ticket
+    form = ConfirmPasswordForm.from_request(request)
+    values = {"ticket": ticket, "form": form, "what": "this reply", "page_title": "Delete reply"}
+    if request.method != "POST":
+        return values
+    if not _password_confirmed(request, form):
+        return _invalid(request, values)
+    request.tickets.delete_post(post, request.user)
+    return _done(request, ticket, "The reply was deleted.")
+
+
+# -- Markdown and attachments ----------------------------------------------------------------
+
+
+@view_config(
+    route_name="markdown_primer", renderer="tickets/markdown_primer.jinja2", permission=P.VIEW
+)
+def markdown_primer(request):
+    return {"page_title": "Markdown help"}
+
+
+@view_config(route_name="markdown_preview", request_method="POST", permission=P.VIEW)
+def markdown_preview(request):
+    """The live preview, through the same sanitising renderer as saved posts."""
+    content = request.POST.get("content", "")
+    if not isinstance(content, str) or len(content) > MAX_PREVIEW_LENGTH:
+        raise HTTPBadRequest("The text is too long to preview.")
+    return Response(str(render_markdown(content)), content_type="text/html", charset="utf-8")
+
+
+@view_config(route_name="upload_download", request_method="GET", permission=P.VIEW)
+def download(request):
+    upload = request.context.upload
+    try:
+        path = request.uploads.path_of(upload.filename)
+        response = FileResponse(
+            str(path), request=request, content_type=content_type_for(upload.original_filename)
+        )
+    except (FileNotFoundError, OSError):
+        raise HTTPNotFound("The file of this attachment is missing.") from None
+    response.content_disposition = _attachment_header(upload.original_filename)
+    return response
+
+
+def _attachment_header(name):
+    ascii_name = "".join(c if 32 <= ord(c) < 127 and c not in '"\\' else "_" for c in name)
+    return f"attachment; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(name, safe='')}"

@@ -12,7 +12,9 @@ from pyramid.security import NO_PERMISSION_REQUIRED
 
 from flicket.accounts.models import User
 from flicket.security import API_PREFIX
+from flicket.tickets.models import Post, Ticket
 from tests.conftest import PASSWORD, assert_login_page, basic_auth, csrf_token_from
+from tests.factories import make_post, make_ticket
 
 UNSAFE_METHODS = ("POST", "PUT", "PATCH", "DELETE")
 CSRF_MESSAGE = "The form expired or was sent from elsewhere"
@@ -158,21 +160,26 @@ def _methods(intr):
     return (methods,) if isinstance(methods, str) else tuple(methods)
 
 
-def _concrete_path(pattern):
-    """A real URL for a route pattern: placeholders filled in, the static route with a file."""
+def _concrete_path(pattern, values=None):
+    """A real URL for a route pattern: placeholders filled in (with ``values`` where the
+    route loads an object, so that the request reaches the view), the static route with a
+    file."""
+    values = values or {}
     path = "/" + pattern.lstrip("/")
     path = re.sub(r"\*\w+$", "css/flicket.css", path)
-    return re.sub(r"\{[^}]+\}", "x", path)
+    return re.sub(
+        r"\{(\w+)(:[^}]*)?\}", lambda m: str(values.get(m.group(1), "x")), path
+    )
 
 
-def _unsafe_page_views(registry):
+def _unsafe_page_views(registry, values=None):
     """(route name, path, method) for every non-API view that accepts an unsafe method."""
     patterns = _route_patterns(registry)
     found = set()
     for intr, _related in _views(registry):
         if _is_exception_view(intr) or intr["route_name"] is None:
             continue
-        path = _concrete_path(patterns[intr["route_name"]])
+        path = _concrete_path(patterns[intr["route_name"]], values)
         if urlsplit(path).path.startswith(API_PREFIX):
             continue
         methods = _methods(intr)
@@ -189,11 +196,21 @@ def test_no_view_turns_csrf_off(registry):
         assert intr["require_csrf"] is not False, f"{intr.title} has require_csrf=False"
 
 
-def test_every_unsafe_page_request_without_a_token_is_400(registry, login_as, dbsession):
-    views = _unsafe_page_views(registry)
+def test_every_unsafe_page_request_without_a_token_is_400(registry, login_as, dbsession, users):
+    ticket = make_ticket(dbsession, users["alice"])
+    post = make_post(dbsession, ticket, users["bob"])
+    values = {
+        "ticket_id": ticket.id,
+        "post_id": post.id,
+        "user_id": users["alice"].id,
+        "status": "Closed",
+        "page": 1,
+    }
+    views = _unsafe_page_views(registry, values)
     routes = {route for route, _path, _method in views}
     # The walk really covers the application's forms (it must not pass by finding nothing).
-    assert {"home", "login", "logout", "password_reset", "password_reset_confirm"} <= routes
+    assert {"login", "logout", "password_reset", "password_reset_confirm", "ticket_view",
+            "ticket_claim", "ticket_delete", "post_delete"} <= routes
     client = login_as("admin")
     generation = generation_of(dbsession, "admin")
     for route, path, method in views:
@@ -201,6 +218,10 @@ def test_every_unsafe_page_request_without_a_token_is_400(registry, login_as, db
         assert_csrf_refusal(response, f"{method} {path} ({route}) without a CSRF token")
     client.get("/", status=200)  # nothing was logged out
     assert generation_of(dbsession, "admin") == generation
+    # ... and nothing happened to the ticket.
+    dbsession.expire_all()
+    assert dbsession.get(Ticket, ticket.id).status.status == "Open"
+    assert dbsession.get(Post, post.id) is not None
 
 
 ALLOWED_WITHOUT_PERMISSION = {

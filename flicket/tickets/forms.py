@@ -1,0 +1,115 @@
+"""Forms of the ticket pages. Choices (categories, statuses, priorities) are filled in by
+``bind_choices`` from the database for each request."""
+
+from wtforms import (
+    DecimalField,
+    MultipleFileField,
+    PasswordField,
+    SelectField,
+    SelectMultipleField,
+    StringField,
+    TextAreaField,
+)
+from wtforms.validators import InputRequired, Length, NumberRange, Optional
+from wtforms.widgets import CheckboxInput, ListWidget
+
+from flicket.forms import BaseForm
+
+TITLE_LIMITS = Length(min=3, max=128, message="The title must be 3 to 128 characters long.")
+CONTENT_LIMITS = Length(min=5, max=5000, message="The text must be 5 to 5000 characters long.")
+HOURS_RANGE = NumberRange(
+    min=-99999999, max=99999999, message="Hours must be a number such as 1.5."
+)
+
+
+class HoursField(DecimalField):
+    def __init__(self, label="Hours", **kwargs):
+        super().__init__(
+            label,
+            places=2,
+            default=0,
+            validators=[Optional(), HOURS_RANGE],
+            render_kw={"inputmode": "decimal", "step": "0.01"},
+            **kwargs,
+        )
+
+
+class CheckboxList(SelectMultipleField):
+    widget = ListWidget(prefix_label=False)
+    option_widget = CheckboxInput()
+
+
+def chosen_files(field):
+    """The files really chosen in a file field (browsers send an empty part for none)."""
+    return [item for item in (field.data or []) if getattr(item, "filename", None)]
+
+
+class TicketForm(BaseForm):
+    title = StringField("Title", validators=[InputRequired(), TITLE_LIMITS])
+    content = TextAreaField("Content", validators=[InputRequired(), CONTENT_LIMITS])
+    priority = SelectField("Priority", coerce=int, validators=[InputRequired()])
+    department = SelectField("Department", coerce=str, validate_choice=False)
+    category = SelectField("Category", coerce=int, validators=[InputRequired()])
+    hours = HoursField()
+    file = MultipleFileField("Attachments")
+
+
+class EditTicketForm(TicketForm):
+    remove_uploads = CheckboxList("Remove these attachments", coerce=int)
+
+
+class ReplyForm(BaseForm):
+    content = TextAreaField("Your reply", validators=[InputRequired(), CONTENT_LIMITS])
+    status = SelectField("Status", coerce=int, validators=[InputRequired()])
+    priority = SelectField("Priority", coerce=int, validators=[InputRequired()])
+    hours = HoursField()
+    file = MultipleFileField("Attachments")
+
+
+class EditPostForm(ReplyForm):
+    content = TextAreaField("Reply", validators=[InputRequired(), CONTENT_LIMITS])
+    remove_uploads = CheckboxList("Remove these attachments", coerce=int)
+
+
+class UsernameForm(BaseForm):
+    username = StringField(
+        "Username",
+        validators=[
+            InputRequired(),
+            Length(max=24, message="A username has at most 24 characters."),
+        ],
+        render_kw={"autocomplete": "off"},
+    )
+
+
+class CategoryForm(BaseForm):
+    department = SelectField("Department", coerce=str, validate_choice=False)
+    category = SelectField("Category", coerce=int, validators=[InputRequired()])
+
+
+class ConfirmPasswordForm(BaseForm):
+    password = PasswordField("Your password", validators=[InputRequired()])
+
+
+def bind_choices(form, service, *, with_closed=False):
+    """Fill the select fields of ``form`` from the database (one query per kind)."""
+    if hasattr(form, "priority"):
+        form.priority.choices = [(p.id, p.priority) for p in service.priorities()]
+    if hasattr(form, "status"):
+        form.status.choices = [
+            (s.id, s.status) for s in service.statuses() if with_closed or s.status != "Closed"
+        ]
+    if hasattr(form, "category"):
+        categories = service.categories()
+        departments = {}
+        for c in categories:
+            departments.setdefault(c.department.id, c.department.department)
+        form.category.choices = [(c.id, c.category) for c in categories]
+        form.category.departments = {c.id: c.department.id for c in categories}
+        form.category.labels = {
+            c.id: f"{c.department.department} - {c.category}" for c in categories
+        }
+        form.department.choices = [("", "All departments")] + [
+            (str(i), name) for i, name in departments.items()
+        ]
+    return form
