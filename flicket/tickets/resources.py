@@ -7,6 +7,7 @@ from pyramid.authorization import DENY_ALL, Allow, Authenticated
 from pyramid.httpexceptions import HTTPNotFound
 from sqlalchemy.orm import joinedload, selectinload
 
+from flicket.accounts.models import User
 from flicket.departments.models import Category
 from flicket.permissions import Permission as P
 from flicket.resources import ADMIN, SUPER_USER, Root
@@ -92,9 +93,9 @@ def _id_from(request, key):
 def ticket_options():
     """What every ticket page needs loaded with the ticket (one query, no lazy loads)."""
     return (
-        joinedload(Ticket.user),
-        joinedload(Ticket.assigned),
-        joinedload(Ticket.modified),
+        joinedload(Ticket.user).selectinload(User.groups),
+        joinedload(Ticket.assigned).selectinload(User.groups),
+        joinedload(Ticket.modified).selectinload(User.groups),
         joinedload(Ticket.status),
         joinedload(Ticket.ticket_priority),
         joinedload(Ticket.category).joinedload(Category.department),

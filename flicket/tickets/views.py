@@ -109,7 +109,7 @@ def _ticket_page_values(request, ticket, form):
         sa.select(Post)
         .options(
             joinedload(Post.user).selectinload(User.groups),
-            joinedload(Post.modified),
+            joinedload(Post.modified).selectinload(User.groups),
             selectinload(Post.uploads),
         )
         .where(Post.ticket_id == ticket.id)
@@ -121,7 +121,10 @@ def _ticket_page_values(request, ticket, form):
     actions = list(
         db.scalars(
             sa.select(Action)
-            .options(joinedload(Action.user), joinedload(Action.recipient))
+            .options(
+                joinedload(Action.user).selectinload(User.groups),
+                joinedload(Action.recipient).selectinload(User.groups),
+            )
             .where(
                 Action.ticket_id == ticket.id,
                 sa.or_(Action.post_id.is_(None), Action.post_id.in_(post_ids or [-1])),
@@ -135,6 +138,7 @@ def _ticket_page_values(request, ticket, form):
     subscribers = list(
         db.scalars(
             sa.select(User)
+            .options(selectinload(User.groups))
             .join(Subscription, Subscription.user_id == User.id)
             .where(Subscription.ticket_id == ticket.id)
             .order_by(User.name, User.id)

@@ -1,0 +1,248 @@
+"""The home page: a dashboard a desk manager reads at a glance.
+
+Totals of the open work, the open high-priority tickets, and one chart per department of
+its tickets by status. The page runs a fixed number of queries whatever the number of
+tickets or departments: the statuses, one grouped count (department x status, which also
+gives every total), and one query for the high-priority list with its reply counts and
+reply hours computed in the same statement. The charts are SVG drawn by the template from
+numbers computed here: no JavaScript, and every name goes through Jinja's autoescape.
+"""
+
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+import sqlalchemy as sa
+from pyramid.view import view_config
+from sqlalchemy.orm import contains_eager, defer, joinedload, raiseload
+
+from flicket.departments.models import Category, Department
+from flicket.permissions import Permission
+from flicket.tickets.models import Post, Priority, Status, Ticket
+from flicket.tickets.services import CLOSED, IN_WORK
+
+AWAITING_INFORMATION = "Awaiting Information"
+HIGH = "high"
+HIGH_PRIORITY_LIMIT = 100
+
+#: Chart colours by status name; other statuses take the palette in turn. Each reaches 3:1
+#: against the white page, and segments are parted by white gaps and named in the legend.
+STATUS_COLOURS = {
+    "Open": "#0a58ca",
+    "In Work": "#146c43",
+    "Awaiting Information": "#b35900",
+    "Closed": "#6c757d",
+}
+PALETTE = ("#6f42c1", "#d63384", "#087990", "#997404", "#495057", "#ab2e3c")
+
+
+def status_colour(name, index):
+    return STATUS_COLOURS.get(name) or PALETTE[index % len(PALETTE)]
+
+
+@dataclass
+class Segment:
+    """One status in one department's bar: ``colour`` is an SVG fill, ``x`` and ``width``
+    are in percent of the longest bar."""
+
+    status: str
+    count: int
+    colour: str
+    x: float = 0.0
+    width: float = 0.0
+
+
+@dataclass
+class DepartmentChart:
+    id: int
+    name: str
+    total: int = 0
+    segments: list[Segment] = field(default_factory=list)
+
+    @property
+    def description(self):
+        """The chart's text alternative: every number, in status order."""
+        parts = ", ".join(f"{s.status} {s.count}" for s in self.segments)
+        noun = "ticket" if self.total == 1 else "tickets"
+        return f"{self.name}: {self.total} {noun} ({parts})"
+
+
+@dataclass
+class Totals:
+    open: int = 0
+    in_work: int = 0
+    awaiting_information: int = 0
+    unassigned_open: int = 0
+    high_priority_open: int = 0
+
+
+@dataclass
+class HighPriorityTicket:
+    ticket: Ticket
+    replies: int
+    total_hours: Decimal
+
+
+def _as_int(value):
+    # SUM() comes back as Decimal on MySQL and as None over no rows.
+    return int(value or 0)
+
+
+def _as_decimal(value):
+    # SQLite hands back a float for an aggregate of NUMERIC values.
+    return Decimal(str(value)) if value is not None else Decimal(0)
+
+
+class Dashboard:
+    """The numbers of the home page, in three queries (statuses, counts, high-priority)."""
+
+    def __init__(self, request):
+        self.request = request
+        self.db = request.dbsession
+
+    def counts(self):
+        """Rows of (department id, department name, status id, tickets, unassigned, high)."""
+        # Constants inline, not bound: no database has to guess a parameter's type in SUM().
+        one, zero = sa.literal_column("1"), sa.literal_column("0")
+        unassigned = sa.case((Ticket.assigned_id.is_(None), one), else_=zero)
+        high = sa.case((Priority.priority == HIGH, one), else_=zero)
+        return self.db.execute(
+            sa.select(
+                Department.id,
+                Department.department,
+                Ticket.status_id,
+                sa.func.count(Ticket.id),
+                sa.func.sum(unassigned),
+                sa.func.sum(high),
+            )
+            .select_from(Ticket)
+            .outerjoin(Category, Ticket.category_id == Category.id)
+            .outerjoin(Department, Category.department_id == Department.id)
+            .outerjoin(Priority, Ticket.ticket_priority_id == Priority.id)
+            .group_by(Department.id, Department.department, Ticket.status_id)
+        ).all()
+
+    def summary(self, statuses):
+        """The totals and the department charts, both from the one grouped count."""
+        names = {status.id: status.status for status in statuses}
+        totals = Totals()
+        by_department = {}
+        for department_id, department_name, status_id, count, unassigned, high in self.counts():
+            count, unassigned, high = int(count), _as_int(unassigned), _as_int(high)
+            name = names.get(status_id)
+            if name != CLOSED:
+                totals.open += count
+                totals.unassigned_open += unassigned
+                totals.high_priority_open += high
+            if name == IN_WORK:
+                totals.in_work += count
+            elif name == AWAITING_INFORMATION:
+                totals.awaiting_information += count
+            if department_id is not None:
+                department = by_department.setdefault(
+                    department_id, {"name": department_name or "", "counts": {}}
+                )
+                department["counts"][status_id] = department["counts"].get(status_id, 0) + count
+
+        charts = []
+        for department_id, department in by_department.items():
+            chart = DepartmentChart(id=department_id, name=department["name"])
+            chart.segments = [
+                Segment(
+                    status.status or "",
+                    department["counts"].get(status.id, 0),
+                    status_colour(status.status, index),
+                )
+                for index, status in enumerate(statuses)
+            ]
+            # Tickets without a (known) status still count in the department's total.
+            chart.total = sum(department["counts"].values())
+            charts.append(chart)
+        charts.sort(key=lambda chart: (chart.name.lower(), chart.id))
+
+        # Bars share one scale so departments compare at a glance.
+        longest = max((chart.total for chart in charts), default=0)
+        for chart in charts:
+            x = 0.0
+            for segment in chart.segments:
+                segment.x = x
+                segment.width = 100.0 * segment.count / longest if longest else 0.0
+                x += segment.width
+        return totals, charts
+
+    def high_priority(self, limit=HIGH_PRIORITY_LIMIT):
+        """Open high-priority tickets, newest first, with everything the cards show."""
+        replies = (
+            sa.select(sa.func.count(Post.id))
+            .where(Post.ticket_id == Ticket.id)
+            .correlate(Ticket)
+            .scalar_subquery()
+        )
+        reply_hours = (
+            sa.select(sa.func.coalesce(sa.func.sum(Post.hours), 0))
+            .where(Post.ticket_id == Ticket.id)
+            .correlate(Ticket)
+            .scalar_subquery()
+        )
+        rows = self.db.execute(
+            sa.select(Ticket, replies, reply_hours)
+            .join(Ticket.ticket_priority)
+            .outerjoin(Ticket.status)
+            .where(
+                Priority.priority == HIGH,
+                sa.or_(Ticket.status_id.is_(None), Status.status != CLOSED),
+            )
+            .options(
+                contains_eager(Ticket.ticket_priority),
+                contains_eager(Ticket.status),
+                joinedload(Ticket.user),
+                joinedload(Ticket.assigned),
+                joinedload(Ticket.category).joinedload(Category.department),
+                # Nothing else is loaded: a lazy load here would be one query per ticket.
+                defer(Ticket.content, raiseload=True),
+                raiseload("*"),
+            )
+            .order_by(Ticket.date_added.desc(), Ticket.id.desc())
+            .limit(limit)
+        ).all()
+        return [
+            HighPriorityTicket(
+                ticket=ticket,
+                replies=_as_int(count),
+                total_hours=_as_decimal(ticket.hours) + _as_decimal(hours),
+            )
+            for ticket, count, hours in rows
+        ]
+
+
+def total_links(request):
+    """Where each total leads: the ticket list filtered the same way.
+
+    The list hides Closed tickets unless ``status=Closed`` is asked for, so "open" is the
+    plain list. ``unassigned`` and ``priority`` are the list filters for the last two.
+    """
+
+    def tickets(**query):
+        return request.route_path("tickets", _query=query)
+
+    return {
+        "open": tickets(),
+        "in_work": tickets(status=IN_WORK),
+        "awaiting_information": tickets(status=AWAITING_INFORMATION),
+        "unassigned_open": tickets(unassigned="1"),
+        "high_priority_open": tickets(priority=HIGH),
+    }
+
+
+@view_config(route_name="home", renderer="tickets/home.jinja2", permission=Permission.VIEW)
+def home(request):
+    dashboard = Dashboard(request)
+    statuses = request.tickets.statuses()
+    totals, charts = dashboard.summary(statuses)
+    return {
+        "page_title": "Home",
+        "totals": totals,
+        "total_links": total_links(request),
+        "charts": charts,
+        "high_priority": dashboard.high_priority(),
+        "high_priority_limit": HIGH_PRIORITY_LIMIT,
+    }
