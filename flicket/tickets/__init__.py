@@ -5,4 +5,4 @@ def includeme(config):
     from flicket.tickets.services import get_ticket_service
 
     config.add_request_method(get_ticket_service, "tickets", reify=True)
-    config.scan(".views")
+    config.scan()
