@@ -25,6 +25,7 @@ requires = [
     "nh3>=0.2.17",
     "WTForms>=3.1",
     "email-validator>=2.1",
+    "cryptography>=42",
     "PyMySQL>=1.1.1",
     "psycopg[binary]>=3.1",
     "waitress>=3.0",

@@ -3,6 +3,8 @@
 Flicket's GET URLs are kept so old links and bookmarks still land; state changes are POST.
 """
 
+from pyramid.security import NO_PERMISSION_REQUIRED
+
 
 def public_url(request, route_name, *elements, **kw):
     """An absolute URL for mail and API links: from the configured ``base_url`` when set,
@@ -26,8 +28,11 @@ def includeme(config):
     config.add_route("password_reset_confirm", "/password_reset/{token}")
 
     # ticket lists (page numbers in the path, as in Flicket) and CSV export
-    for name, path in (("tickets", "/tickets/"), ("my_tickets", "/my_tickets/"),
-                       ("subscribed", "/subscribed/")):
+    for name, path in (
+        ("tickets", "/tickets/"),
+        ("my_tickets", "/my_tickets/"),
+        ("subscribed", "/subscribed/"),
+    ):
         config.add_route(name, path)
         config.add_route(name + "_page", path + "{page:\\d+}/")
     config.add_route("tickets_csv", "/tickets_csv/")
@@ -43,7 +48,9 @@ def includeme(config):
     config.add_route("ticket_claim", "/ticket_claim/{ticket_id}/", factory=ticket)
     config.add_route("ticket_release", "/release/{ticket_id}/", factory=ticket)
     config.add_route("ticket_assign", "/ticket_assign/{ticket_id}/", factory=ticket)
-    config.add_route("ticket_change_status", "/change_status/{ticket_id}/{status}/", factory=ticket)
+    config.add_route(
+        "ticket_change_status", "/change_status/{ticket_id}/{status}/", factory=ticket
+    )
     config.add_route(
         "ticket_change_category", "/ticket_department_category/{ticket_id}/", factory=ticket
     )
@@ -59,9 +66,45 @@ def includeme(config):
         factory="flicket.tickets.resources.upload_factory",
     )
 
+    # departments and categories
+    config.add_route("departments", "/departments/")
+    config.add_route("departments_page", "/departments/{page:\\d+}/")
+    config.add_route("department_edit", "/department_edit/{department_id}/")
+    config.add_route("department_delete", "/delete/department/{department_id}/")
+    config.add_route("categories", "/categories/{department_id}/")
+    config.add_route("category_edit", "/category_edit/{category_id}/")
+    config.add_route("category_delete", "/delete/category/{category_id}/")
+
+    # users and profiles
+    config.add_route("users", "/users/")
+    config.add_route("users_complete", "/users/complete")
+    config.add_route("users_page", "/users/{page:\\d+}/")
+    config.add_route("user", "/user/{user_id}/")
+    config.add_route("user_details", "/user_details")
+    # Flicket's avatar address, served by a view (never as a plain static file).
+    config.add_route("avatar", "/flicket/static/flicket_avatars/{filename}")
+
+    # admin panel
+    config.add_route("admin_home", "/flicket_admin/")
+    config.add_route("admin_config", "/flicket_admin/config/")
+    config.add_route("admin_test_email", "/flicket_admin/test_email/")
+    config.add_route("admin_users", "/flicket_admin/users/")
+    config.add_route("admin_users_page", "/flicket_admin/users/{page:\\d+}")
+    config.add_route("admin_add_user", "/flicket_admin/add_user/")
+    config.add_route("admin_edit_user", "/flicket_admin/edit_user/")
+    config.add_route("admin_delete_user", "/flicket_admin/delete_user/")
+    config.add_route("admin_groups", "/flicket_admin/groups/")
+    config.add_route("admin_edit_group", "/flicket_admin/edit_group/")
+    config.add_route("admin_delete_group", "/flicket_admin/delete_group/")
+
     # Markdown
     config.add_route("markdown_primer", "/markdown_primer/")
     config.add_route("markdown_preview", "/markdown_preview")
 
     # API
     config.add_route("api_tokens", "/flicket-api/tokens")
+
+    # Static files last, so the routes above (avatars) are matched first.
+    config.add_static_view(
+        "flicket/static", "flicket:static", cache_max_age=3600, permission=NO_PERMISSION_REQUIRED
+    )

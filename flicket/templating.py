@@ -9,7 +9,6 @@ import logging
 
 from pyramid.csrf import get_csrf_token
 from pyramid.events import BeforeRender
-from pyramid.security import NO_PERMISSION_REQUIRED
 from sqlalchemy.exc import SQLAlchemyError
 
 import flicket
@@ -50,9 +49,6 @@ def _autoescape(template_name):
 
 def includeme(config):
     config.add_jinja2_search_path("flicket:templates", name=".jinja2")
-    config.add_static_view(
-        "flicket/static", "flicket:static", cache_max_age=3600, permission=NO_PERMISSION_REQUIRED
-    )
     config.add_subscriber(add_layout_values, BeforeRender)
     config.commit()
     env = config.get_jinja2_environment()
