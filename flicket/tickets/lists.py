@@ -1,0 +1,438 @@
+"""The ticket list query: one builder for /tickets/, /my_tickets/, /subscribed/ and the CSV.
+
+``TicketFilters`` reads the list's query parameters (reference §3.4); ``list_statement``
+turns filters, scope and sort into one SELECT that also loads everything a ticket card
+shows: creator, assignee, status, priority, category with its department, and the reply
+count and total hours as extra columns (correlated subqueries). Inside it, a derived table
+picks the page's ticket ids first, so the subqueries run for one page of tickets, not for
+every ticket (unless the sort itself is by replies or hours). A list page therefore runs
+the same statements whatever its size: one count, one page of rows, and one for the role
+groups of the users named on it (see ``fetch_page``).
+
+Rules kept here, in one place:
+
+- Closed tickets are hidden unless ``status=Closed`` is asked for; statuses, departments
+  and categories are matched by *name*, never by id.
+- Bad values never fail: unknown names match nothing, a user number that is not a number is
+  ignored (with a notice for the page), a number too large for the database matches nothing,
+  an unknown sort key falls back to the default.
+- Sorts break ties by ticket id ascending (except the two id sorts). NULL sorts as the lowest
+  value on every database (PostgreSQL is told so; SQLite and MariaDB do it already).
+"""
+
+import math
+import re
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import NamedTuple
+
+import sqlalchemy as sa
+from sqlalchemy.orm import aliased, contains_eager
+from sqlalchemy.orm.attributes import set_committed_value
+
+from flicket.accounts.models import Group, User, user_groups
+from flicket.departments.models import Category, Department
+from flicket.pagination import Page
+from flicket.tickets.models import Post, Priority, Status, Subscription, Ticket
+from flicket.tickets.services import CLOSED
+
+SCOPES = ("all", "mine", "subscribed")
+DEFAULT_SORT = "priority_desc"
+
+#: sort key -> (what it orders by, ascending wording, descending wording); reference §3.4.
+SORTS = {
+    "priority": ("Priority", "low first", "high first"),
+    "title": ("Title", "A to Z", "Z to A"),
+    "ticketid": ("Number", "oldest first", "newest first"),
+    "addedby": ("Submitted by", "A to Z", "Z to A"),
+    "addedon": ("Created", "oldest first", "newest first"),
+    "last_updated": ("Updated", "oldest first", "newest first"),
+    "replies": ("Replies", "fewest first", "most first"),
+    "department_category": ("Department / category", "A to Z", "Z to A"),
+    "status": ("Status", "ascending", "descending"),
+    "assigned": ("Assigned", "A to Z", "Z to A"),
+    "time": ("Hours", "fewest first", "most first"),
+}
+SORT_KEYS = tuple(key for base in SORTS for key in (base, base + "_desc"))
+
+#: The largest id an INTEGER column holds on every supported database.
+MAX_ID = 2**31 - 1
+#: No ticket field is longer than this, so a longer search text cannot match anything.
+MAX_SEARCH = 5000
+_DIGITS = re.compile(r"[0-9]+")
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
+def parse_sort(value):
+    """``value`` if it is one of the 22 sort keys, else None."""
+    return value if isinstance(value, str) and value in SORT_KEYS else None
+
+
+def sort_label(key):
+    base, descending = (key[:-5], True) if key.endswith("_desc") else (key, False)
+    name, ascending_words, descending_words = SORTS[base]
+    return f"{name} ({descending_words if descending else ascending_words})"
+
+
+def _clean_text(value):
+    """Query-string text without control characters (PostgreSQL refuses NUL), trimmed."""
+    if not isinstance(value, str):
+        return ""
+    return _CONTROL.sub("", value).strip()
+
+
+@dataclass
+class TicketFilters:
+    """The filters of a ticket list, read from its query string (names, not ids)."""
+
+    status: str = ""
+    priority: str = ""
+    #: Only tickets nobody is assigned to ("1").
+    unassigned: bool = False
+    department: str = ""
+    category: str = ""
+    user_id: int | None = None
+    username: str = ""
+    assigned_id: int | None = None
+    created_id: int | None = None
+    content: str = ""
+    #: Messages for the page about values that were ignored or match nothing.
+    notices: list = field(default_factory=list)
+    #: The user named by ``username`` or ``user_id``, once ``resolve_user`` found them.
+    user: User | None = None
+    #: Set when a filter can match no ticket at all (an unknown username).
+    match_nothing: bool = False
+
+    #: Query parameters, in the order links carry them.
+    PARAMS = (
+        "status",
+        "priority",
+        "unassigned",
+        "department",
+        "category",
+        "user_id",
+        "username",
+        "assigned_id",
+        "created_id",
+        "content",
+    )
+    _ID_LABELS = {
+        "user_id": "user",
+        "assigned_id": "assigned user",
+        "created_id": "creator",
+    }
+
+    @classmethod
+    def from_params(cls, params):
+        filters = cls()
+        for name in ("status", "priority", "department", "category", "username", "content"):
+            setattr(filters, name, _clean_text(params.get(name)))
+        filters.unassigned = _clean_text(params.get("unassigned")) in ("1", "true", "yes")
+        for name in cls._ID_LABELS:
+            setattr(filters, name, filters._parse_id(name, params.get(name)))
+        return filters
+
+    def _parse_id(self, name, raw):
+        raw = _clean_text(raw)
+        if not raw:
+            return None
+        if _DIGITS.fullmatch(raw):
+            # Too large for the column: no user has it, so the filter matches nothing.
+            return int(raw) if len(raw) <= 10 and int(raw) <= MAX_ID else 0
+        shown = raw if len(raw) <= 40 else raw[:40] + "…"
+        self.notices.append(
+            f"The {self._ID_LABELS[name]} filter “{shown}” is not a user number, so it was "
+            "ignored."
+        )
+        return None
+
+    def resolve_user(self, tickets):
+        """Find the user of the ``username`` (or ``user_id``) filter with the ticket
+        service ``tickets``; an unknown username matches nothing and says so."""
+        if self.username:
+            self.user = tickets.user_by_username(self.username)
+            if self.user is None:
+                self.match_nothing = True
+                shown = self.username if len(self.username) <= 40 else self.username[:40] + "…"
+                self.notices.append(f"There is no user with the username “{shown}”.")
+        elif self.user_id:
+            self.user = tickets.db.get(User, self.user_id)
+
+    @property
+    def effective_user_id(self):
+        """The creator-or-assignee filter: the username's user when given, else user_id."""
+        if self.username:
+            return self.user.id if self.user is not None else None
+        return self.user_id
+
+    def query_params(self):
+        """The filters as query parameters for links (only those that are set)."""
+        params = {}
+        for name in self.PARAMS:
+            value = getattr(self, name)
+            if value is True:
+                params[name] = "1"
+            elif value not in (None, "", False):
+                params[name] = str(value)
+        return params
+
+    def conditions(self):
+        """WHERE clauses; they expect ``Status``, ``Category`` and ``Department`` joined."""
+        conditions = []
+        if self.match_nothing:
+            conditions.append(sa.false())
+        if self.status:
+            conditions.append(Status.status == self.status)
+        else:
+            conditions.append(sa.or_(Status.status.is_(None), Status.status != CLOSED))
+        if self.priority:
+            conditions.append(
+                Ticket.ticket_priority_id.in_(
+                    sa.select(Priority.id).where(Priority.priority == self.priority)
+                )
+            )
+        if self.unassigned:
+            conditions.append(Ticket.assigned_id.is_(None))
+        if self.department:
+            conditions.append(Department.department == self.department)
+        if self.category:
+            conditions.append(Category.category == self.category)
+        user_id = self.effective_user_id
+        if user_id is not None:
+            conditions.append(sa.or_(Ticket.started_id == user_id, Ticket.assigned_id == user_id))
+        if self.assigned_id is not None:
+            conditions.append(Ticket.assigned_id == self.assigned_id)
+        if self.created_id is not None:
+            conditions.append(Ticket.started_id == self.created_id)
+        if self.content:
+            conditions.append(_content_matches(self.content))
+        return conditions
+
+
+def _content_matches(text):
+    """Case-insensitive substring of the title, the content or any reply's content;
+    ``%``, ``_`` and the escape character are taken literally."""
+    if len(text) > MAX_SEARCH:
+        return sa.false()
+    in_reply = (
+        sa.exists()
+        .where(Post.ticket_id == Ticket.id, Post.content.icontains(text, autoescape=True))
+        .correlate(Ticket)
+    )
+    return sa.or_(
+        Ticket.title.icontains(text, autoescape=True),
+        Ticket.content.icontains(text, autoescape=True),
+        in_reply,
+    )
+
+
+def _scope_condition(scope, user_id):
+    if scope == "mine":
+        return sa.or_(Ticket.started_id == user_id, Ticket.assigned_id == user_id)
+    if scope == "subscribed":
+        # IN, not a join: the table has no unique constraint, duplicates must not show; and
+        # the database can start from the user's few subscriptions (user_id index).
+        return Ticket.id.in_(
+            sa.select(Subscription.ticket_id).where(Subscription.user_id == user_id)
+        )
+    return None
+
+
+def _join_filter_tables(statement):
+    return (
+        statement.outerjoin(Status, Ticket.status_id == Status.id)
+        .outerjoin(Category, Ticket.category_id == Category.id)
+        .outerjoin(Department, Category.department_id == Department.id)
+    )
+
+
+def _where(statement, filters, scope, user_id):
+    if scope not in SCOPES:
+        raise ValueError(f"unknown ticket list scope {scope!r}")
+    scope_condition = _scope_condition(scope, user_id)
+    if scope_condition is not None:
+        statement = statement.where(scope_condition)
+    return statement.where(*filters.conditions())
+
+
+def reply_count():
+    return (
+        sa.select(sa.func.count(Post.id))
+        .where(Post.ticket_id == Ticket.id)
+        .correlate(Ticket)
+        .scalar_subquery()
+    )
+
+
+def total_hours():
+    """Ticket hours plus the hours of all its replies."""
+    reply_hours = (
+        sa.select(sa.func.coalesce(sa.func.sum(Post.hours), 0))
+        .where(Post.ticket_id == Ticket.id)
+        .correlate(Ticket)
+        .scalar_subquery()
+    )
+    return sa.type_coerce(sa.func.coalesce(Ticket.hours, 0) + reply_hours, sa.Numeric(12, 2))
+
+
+class TicketRow(NamedTuple):
+    ticket: Ticket
+    replies: int
+    total_hours: Decimal
+
+
+def count_statement(filters, *, scope="all", user_id=None):
+    statement = _join_filter_tables(sa.select(sa.func.count(Ticket.id)).select_from(Ticket))
+    return _where(statement, filters, scope, user_id)
+
+
+def _sort_order(sort, dialect, *, creator, assignee, replies, hours):
+    """ORDER BY clauses of ``sort``, over the given creator/assignee aliases and
+    reply-count/total-hours expressions."""
+    sort = parse_sort(sort) or DEFAULT_SORT
+    descending = sort.endswith("_desc")
+    base = sort.removesuffix("_desc")
+    if base == "ticketid":
+        return [Ticket.id.desc() if descending else Ticket.id.asc()]
+    columns = {
+        "priority": [Ticket.ticket_priority_id],
+        "title": [Ticket.title],
+        "addedby": [creator.name],
+        "addedon": [Ticket.date_added],
+        "last_updated": [Ticket.last_updated],
+        "replies": [replies],
+        "department_category": [Department.department, Category.category],
+        "status": [Ticket.status_id],
+        "assigned": [assignee.name],
+        "time": [hours],
+    }[base]
+    return [_ordered(column, descending, dialect) for column in columns] + [Ticket.id.asc()]
+
+
+def _ordered(column, descending, dialect):
+    ordered = column.desc() if descending else column.asc()
+    if dialect == "postgresql":
+        # PostgreSQL sorts NULL as the highest value; the others as the lowest.
+        ordered = ordered.nulls_last() if descending else ordered.nulls_first()
+    return ordered
+
+
+def _page_of_ids(filters, *, scope, user_id, sort, dialect, limit, offset):
+    """The ids of one page, as a derived table: filtered, sorted and cut without computing
+    reply counts and hours for every ticket (only a replies or time sort needs them)."""
+    base = (parse_sort(sort) or DEFAULT_SORT).removesuffix("_desc")
+    creator = aliased(User, name="page_creator")
+    assignee = aliased(User, name="page_assignee")
+    statement = _join_filter_tables(sa.select(Ticket.id.label("id")).select_from(Ticket))
+    if base == "addedby":
+        statement = statement.outerjoin(creator, Ticket.started_id == creator.id)
+    if base == "assigned":
+        statement = statement.outerjoin(assignee, Ticket.assigned_id == assignee.id)
+    order = _sort_order(
+        sort,
+        dialect,
+        creator=creator,
+        assignee=assignee,
+        replies=reply_count(),
+        hours=total_hours(),
+    )
+    statement = _where(statement, filters, scope, user_id).order_by(*order)
+    return statement.limit(limit).offset(offset).subquery("page")
+
+
+def list_statement(
+    filters, *, scope="all", user_id=None, sort=DEFAULT_SORT, dialect=None, limit, offset=0
+):
+    """One SELECT of (ticket, reply count, total hours) for ``limit`` tickets from
+    ``offset``, with everything a card shows loaded by the same statement."""
+    page = _page_of_ids(
+        filters,
+        scope=scope,
+        user_id=user_id,
+        sort=sort,
+        dialect=dialect,
+        limit=limit,
+        offset=offset,
+    )
+    creator = aliased(User, name="creator")
+    assignee = aliased(User, name="assignee")
+    replies = reply_count().label("replies")
+    hours = total_hours().label("total_hours")
+    statement = (
+        _join_filter_tables(
+            sa.select(Ticket, replies, hours)
+            .select_from(Ticket)
+            .join(page, page.c.id == Ticket.id)
+        )
+        .outerjoin(Priority, Ticket.ticket_priority_id == Priority.id)
+        .outerjoin(creator, Ticket.started_id == creator.id)
+        .outerjoin(assignee, Ticket.assigned_id == assignee.id)
+        .options(
+            contains_eager(Ticket.status),
+            contains_eager(Ticket.ticket_priority),
+            contains_eager(Ticket.category).contains_eager(Category.department),
+            contains_eager(Ticket.user.of_type(creator)),
+            contains_eager(Ticket.assigned.of_type(assignee)),
+        )
+    )
+    order = _sort_order(
+        sort, dialect, creator=creator, assignee=assignee, replies=replies, hours=hours
+    )
+    return statement.order_by(*order)
+
+
+def _dialect(dbsession):
+    return dbsession.get_bind().dialect.name
+
+
+def _load_role_groups(dbsession, rows):
+    """The groups of every creator and assignee on the page, in one query, so that the
+    role colouring of their names lazy-loads nothing."""
+    users = {}
+    for row in rows:
+        for user in (row.ticket.user, row.ticket.assigned):
+            if user is not None:
+                users[user.id] = user
+    if not users:
+        return
+    groups = {user_id: [] for user_id in users}
+    pairs = dbsession.execute(
+        sa.select(user_groups.c.user_id, Group)
+        .join(Group, Group.id == user_groups.c.group_id)
+        .where(user_groups.c.user_id.in_(list(users)))
+        .order_by(Group.group_name)
+    )
+    for user_id, group in pairs:
+        groups[user_id].append(group)
+    for user_id, user in users.items():
+        set_committed_value(user, "groups", groups[user_id])
+
+
+def fetch_page(dbsession, filters, *, scope, user_id, sort, page, per_page):
+    """One page of ``TicketRow``; a page past the end shows the last page."""
+    total = dbsession.scalar(count_statement(filters, scope=scope, user_id=user_id)) or 0
+    pages = max(1, math.ceil(total / per_page))
+    page = min(max(page, 1), pages)
+    rows = []
+    if total:
+        statement = list_statement(
+            filters,
+            scope=scope,
+            user_id=user_id,
+            sort=sort,
+            dialect=_dialect(dbsession),
+            limit=per_page,
+            offset=(page - 1) * per_page,
+        )
+        result = dbsession.execute(statement)
+        rows = [TicketRow(*row) for row in result]
+        _load_role_groups(dbsession, rows)
+    return Page(rows, page, per_page, total)
+
+
+def fetch_rows(dbsession, filters, *, scope, user_id, sort, limit):
+    """Up to ``limit`` ``TicketRow`` (the CSV export)."""
+    statement = list_statement(
+        filters, scope=scope, user_id=user_id, sort=sort, dialect=_dialect(dbsession), limit=limit
+    )
+    return [TicketRow(*row) for row in dbsession.execute(statement)]
