@@ -31,4 +31,5 @@ def main(global_config, **settings):
         config.include(".admin")  # the site configuration row
         config.include(".accounts")  # login, logout, password reset, API tokens
         config.include(".tickets")  # ticket service, pages, lists and home dashboard
+        config.include(".api")  # the JSON API under /flicket-api/
     return config.make_wsgi_app()

@@ -10,6 +10,7 @@ from pyramid.renderers import render_to_response
 from pyramid.view import exception_view_config, forbidden_view_config, notfound_view_config
 from sqlalchemy.exc import DBAPIError, OperationalError
 
+from flicket.api.errors import APIError
 from flicket.security import is_api_request
 
 log = logging.getLogger(__name__)
@@ -79,6 +80,11 @@ def http_exception(exc, request):
         message = exc.detail if isinstance(exc.detail, str) else exc.explanation
     headers = {k: v for k, v in exc.headers.items() if k in ("Retry-After", "Allow")}
     return error_response(request, exc.status_int, exc.title, message, headers)
+
+
+@exception_view_config(APIError)
+def api_error(exc, request):
+    return error_response(request, exc.status, exc.title, exc.message)
 
 
 @exception_view_config(OperationalError)

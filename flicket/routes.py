@@ -101,8 +101,57 @@ def includeme(config):
     config.add_route("markdown_primer", "/markdown_primer/")
     config.add_route("markdown_preview", "/markdown_preview")
 
-    # API
-    config.add_route("api_tokens", "/flicket-api/tokens")
+    # API (reference §5.2); every list also takes its page in the path
+    api = "/flicket-api"
+    config.add_route("api_tokens", api + "/tokens")
+    config.add_route("api_openapi", api + "/openapi.json")
+    for name, path in (
+        ("api_users", "/users/"),
+        ("api_tickets", "/tickets/"),
+        ("api_departments", "/departments/"),
+        ("api_categories", "/categories/"),
+        ("api_department_categories", "/department_categories/"),
+        ("api_priorities", "/priorities/"),
+        ("api_statuses", "/statuses/"),
+        ("api_uploads", "/uploads/"),
+        ("api_histories", "/histories/"),
+    ):
+        config.add_route(name, api + path)
+        config.add_route(name + "_page", api + path + "{page:\\d+}/")
+    for name, path in (
+        ("api_user", "/user/{id}"),
+        ("api_ticket", "/ticket/{id}"),
+        ("api_post", "/post/{id}"),
+        ("api_department", "/department/{id}"),
+        ("api_category", "/category/{id}"),
+        ("api_department_category", "/department_category/{id}"),
+        ("api_priority", "/priority/{id}"),
+        ("api_status", "/status/{id}"),
+        ("api_subscription", "/subscription/{id}"),
+        ("api_upload", "/upload/{id}"),
+        ("api_history", "/history/{id}"),
+        ("api_action", "/action/{id}"),
+    ):
+        config.add_route(name, api + path)
+    config.add_route("api_tickets_create", api + "/tickets")
+    config.add_route("api_departments_create", api + "/departments")
+    config.add_route("api_categories_create", api + "/categories")
+    config.add_route("api_ticket_posts", api + "/posts/{ticket_id}/")
+    config.add_route("api_ticket_posts_page", api + "/posts/{ticket_id}/{page:\\d+}/")
+    config.add_route("api_subscriptions", api + "/subscriptions/")
+    config.add_route("api_ticket_subscriptions", api + "/subscriptions/{ticket_id}/")
+    config.add_route(
+        "api_ticket_subscriptions_page", api + "/subscriptions/{ticket_id}/{page:\\d+}/"
+    )
+    config.add_route("api_ticket_actions", api + "/actions/{ticket_id}")
+    config.add_route("api_ticket_actions_page", api + "/actions/{ticket_id}/{page:\\d+}/")
+    # the ticket workflow (new in this version)
+    config.add_route("api_ticket_replies", api + "/ticket/{id}/replies")
+    config.add_route("api_ticket_claim", api + "/ticket/{id}/claim")
+    config.add_route("api_ticket_release", api + "/ticket/{id}/release")
+    config.add_route("api_ticket_close", api + "/ticket/{id}/close")
+    config.add_route("api_ticket_assign", api + "/ticket/{id}/assign")
+    config.add_route("api_ticket_subscribe", api + "/ticket/{id}/subscriptions")
 
     # Static files last, so the routes above (avatars) are matched first.
     config.add_static_view(

@@ -1,0 +1,9 @@
+"""The JSON API under /flicket-api/ (routes in ``flicket.routes``)."""
+
+from pyramid.renderers import JSON
+
+
+def includeme(config):
+    # Flicket's API answers with sorted keys.
+    config.add_renderer("json", JSON(sort_keys=True))
+    config.scan()

@@ -1,0 +1,15 @@
+"""API errors: one exception carrying the HTTP status and a message, rendered by
+``flicket.errors`` as ``{"error": <reason phrase>, "message": <detail>}``."""
+
+from pyramid.httpexceptions import status_map
+
+
+class APIError(Exception):
+    def __init__(self, status, message):
+        super().__init__(message)
+        self.status = status
+        self.message = message
+
+    @property
+    def title(self):
+        return status_map[self.status].title if self.status in status_map else "Error"
