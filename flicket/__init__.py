@@ -31,5 +31,7 @@ def main(global_config, **settings):
         config.include(".admin")  # the site configuration row
         config.include(".accounts")  # login, logout, password reset, API tokens
         config.include(".tickets")  # ticket service, pages, lists and home dashboard
+        config.include(".departments")  # department/category service and pages
+        config.include(".accounts.directory")  # /users/, /user/<id>/, /users/complete
         config.include(".api")  # the JSON API under /flicket-api/
     return config.make_wsgi_app()

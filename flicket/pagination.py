@@ -8,6 +8,8 @@ import math
 
 import sqlalchemy as sa
 
+from flicket.params import parse_id
+
 
 class Page:
     def __init__(self, items, page, per_page, total):
@@ -47,7 +49,8 @@ def page_number(request, key="page"):
     """The page asked for in the path (``.../<page>/``) or ``?page=``; 1 when absent or bad."""
     value = request.matchdict.get(key) if request.matchdict else None
     value = value or request.GET.get(key, "1")
-    return int(value) if str(value).isdigit() and 0 < len(str(value)) < 7 and int(value) > 0 else 1
+    number = parse_id(value, max_digits=6)
+    return number if number else 1
 
 
 def paginate(dbsession, statement, page, per_page, count_statement=None):
@@ -59,5 +62,7 @@ def paginate(dbsession, statement, page, per_page, count_statement=None):
     total = dbsession.scalar(count_statement) or 0
     pages = max(1, math.ceil(total / per_page))
     page = min(page, pages)
-    items = list(dbsession.scalars(statement.limit(per_page).offset((page - 1) * per_page)).unique())
+    items = list(
+        dbsession.scalars(statement.limit(per_page).offset((page - 1) * per_page)).unique()
+    )
     return Page(items, page, per_page, total)

@@ -27,3 +27,6 @@ class Permission(StrEnum):
 
     POST_EDIT = "post:edit"
     POST_DELETE = "post:delete"
+
+    #: Add, rename and delete departments and categories (admin and super_user).
+    DEPARTMENT_MANAGE = "department:manage"

@@ -17,6 +17,7 @@ class Root:
     __parent__ = None
     __acl__ = [
         (Allow, ADMIN, ALL_PERMISSIONS),
+        (Allow, SUPER_USER, Permission.DEPARTMENT_MANAGE),
         (Allow, Authenticated, Permission.VIEW),
         DENY_ALL,
     ]

@@ -13,6 +13,7 @@ import math
 import sqlalchemy as sa
 
 from flicket.api.errors import APIError
+from flicket.params import parse_id
 
 MAX_PER_PAGE = 100
 
@@ -20,9 +21,10 @@ MAX_PER_PAGE = 100
 def _positive_int(request, name, raw):
     if raw is None:
         return None
-    if not str(raw).isdigit() or len(str(raw)) > 9 or int(raw) < 1:
+    number = parse_id(raw)
+    if not number:
         raise APIError(400, f"{name} must be a whole number of at least 1.")
-    return int(raw)
+    return number
 
 
 def paging(request):

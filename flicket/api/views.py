@@ -16,6 +16,7 @@ from flicket.api.collections import collection
 from flicket.api.errors import APIError
 from flicket.api.schemas import Field, json_body, validate
 from flicket.departments.models import Category, Department
+from flicket.params import parse_id
 from flicket.permissions import Permission as P
 from flicket.tickets.lists import _content_matches, _join_filter_tables, _sort_order, parse_sort
 from flicket.tickets.models import (
@@ -44,10 +45,10 @@ def _present(request, present):
 
 
 def _id(request, key="id"):
-    raw = request.matchdict.get(key, "")
-    if not raw.isdigit() or len(raw) > 9:
+    number = parse_id(request.matchdict.get(key, ""))
+    if number is None:
         raise APIError(404, "There is no such resource.")
-    return int(raw)
+    return number
 
 
 def _one(request, statement, what):
@@ -61,9 +62,10 @@ def _query_int(request, name):
     raw = request.GET.get(name)
     if raw in (None, ""):
         return None
-    if not raw.isdigit() or len(raw) > 9:
+    number = parse_id(raw)
+    if number is None:
         raise APIError(400, f"{name} must be a whole number.")
-    return int(raw)
+    return number
 
 
 def _created(request, body, route_name, item_id):

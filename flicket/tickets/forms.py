@@ -22,6 +22,11 @@ HOURS_RANGE = NumberRange(
 )
 
 
+def strip_text(value):
+    """Surrounding white space is not part of a title (and a blank title is too short)."""
+    return value.strip() if isinstance(value, str) else value
+
+
 class HoursField(DecimalField):
     def __init__(self, label="Hours", **kwargs):
         super().__init__(
@@ -45,7 +50,7 @@ def chosen_files(field):
 
 
 class TicketForm(BaseForm):
-    title = StringField("Title", validators=[InputRequired(), TITLE_LIMITS])
+    title = StringField("Title", validators=[InputRequired(), TITLE_LIMITS], filters=[strip_text])
     content = TextAreaField("Content", validators=[InputRequired(), CONTENT_LIMITS])
     priority = SelectField("Priority", coerce=int, validators=[InputRequired()])
     department = SelectField("Department", coerce=str, validate_choice=False)

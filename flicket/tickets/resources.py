@@ -9,6 +9,7 @@ from sqlalchemy.orm import joinedload, selectinload
 
 from flicket.accounts.models import User
 from flicket.departments.models import Category
+from flicket.params import parse_id
 from flicket.permissions import Permission as P
 from flicket.resources import ADMIN, SUPER_USER, Root
 from flicket.tickets.models import Post, Ticket, Upload
@@ -84,10 +85,10 @@ class PostResource:
 
 
 def _id_from(request, key):
-    value = request.matchdict.get(key, "")
-    if not value.isdigit() or len(value) > 12:
+    value = parse_id(request.matchdict.get(key, ""))
+    if value is None:
         raise HTTPNotFound()
-    return int(value)
+    return value
 
 
 def ticket_options():

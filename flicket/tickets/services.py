@@ -14,6 +14,7 @@ from sqlalchemy.orm import joinedload
 from flicket import clock
 from flicket.accounts.models import User
 from flicket.departments.models import Category
+from flicket.params import parse_id
 from flicket.tickets import events
 from flicket.tickets.models import (
     Action,
@@ -163,11 +164,11 @@ class TicketService:
             )
 
     def _remove_uploads(self, owner_uploads, upload_ids):
-        wanted = {int(i) for i in upload_ids if str(i).isdigit()}
+        wanted = {parse_id(i) for i in upload_ids} - {None}
         doomed = [u for u in owner_uploads if u.id in wanted]
         for upload in doomed:
             self.db.delete(upload)
-        self.request.uploads.delete_after_commit(u.filename for u in doomed)
+        self.request.uploads.delete_after_commit((u.filename for u in doomed), self.request.tm)
         return doomed
 
     @staticmethod
@@ -513,7 +514,7 @@ class TicketService:
                 )
             )
         )
-        self.request.uploads.delete_after_commit(u.filename for u in uploads)
+        self.request.uploads.delete_after_commit((u.filename for u in uploads), self.request.tm)
         authors = self.db.execute(
             sa.select(Post.user_id, sa.func.count())
             .where(Post.ticket_id == ticket.id, Post.user_id.is_not(None))
@@ -548,7 +549,9 @@ class TicketService:
 
     def delete_post(self, post, actor):
         ticket = post.ticket
-        self.request.uploads.delete_after_commit(u.filename for u in post.uploads)
+        self.request.uploads.delete_after_commit(
+            (u.filename for u in post.uploads), self.request.tm
+        )
         previous_post_id = self.db.scalar(
             sa.select(sa.func.max(Post.id)).where(Post.ticket_id == ticket.id, Post.id < post.id)
         )

@@ -17,6 +17,7 @@ from flicket.accounts.models import User
 from flicket.accounts.passwords import verify_password
 from flicket.markdown import render_markdown
 from flicket.pagination import page_number, paginate
+from flicket.params import parse_id
 from flicket.permissions import Permission as P
 from flicket.tickets.forms import (
     CategoryForm,
@@ -52,6 +53,10 @@ def _refused(request, ticket, error):
 
 
 def _invalid(request, values):
+    # The form is shown again with its errors; whatever the operation wrote before it was
+    # refused (a ticket or reply flushed before a file turned out too large) must not be
+    # committed: pyramid_tm aborts a doomed transaction instead of committing it.
+    request.tm.doom()
     request.response.status_int = 400
     return values
 
@@ -180,9 +185,9 @@ def _ticket_page_values(request, ticket, form):
 def _quote(request, ticket):
     """Text for the reply box when a quote button was used (?post_id= or ?ticket_rid=)."""
     service = request.tickets
-    post_id = request.GET.get("post_id", "")
-    if post_id.isdigit() and len(post_id) < 12:
-        post = request.dbsession.get(Post, int(post_id))
+    post_id = parse_id(request.GET.get("post_id"))
+    if post_id is not None:
+        post = request.dbsession.get(Post, post_id)
         if post is not None and post.ticket_id == ticket.id:
             return service.quote(post.user, post.date_added, post.content)
     if request.GET.get("ticket_rid") == str(ticket.id):
@@ -388,7 +393,8 @@ def subscribe(request):
 
 def _unsubscribe_target(request):
     raw = request.matchdict["user_id"]
-    user = request.dbsession.get(User, int(raw)) if raw.isdigit() and len(raw) < 12 else None
+    user_id = parse_id(raw)
+    user = request.dbsession.get(User, user_id) if user_id is not None else None
     if user is None:
         raise HTTPNotFound("There is no such user.")
     if user.id != request.user.id and not request.has_permission(
