@@ -16,9 +16,17 @@ from flicket.api.collections import collection
 from flicket.api.errors import APIError
 from flicket.api.schemas import Field, json_body, validate
 from flicket.departments.models import Category, Department
+from flicket.departments.services import DepartmentError
 from flicket.params import parse_id
 from flicket.permissions import Permission as P
-from flicket.tickets.lists import _content_matches, _join_filter_tables, _sort_order, parse_sort
+from flicket.tickets.lists import (
+    content_matches,
+    join_filter_tables,
+    parse_sort,
+    reply_count,
+    sort_order,
+    total_hours,
+)
 from flicket.tickets.models import (
     Action,
     History,
@@ -129,7 +137,7 @@ def _ticket_filters(request):
 @view_config(route_name="api_tickets_page", request_method="GET", **API)
 def list_tickets(request):
     filters = _ticket_filters(request)
-    statement = _join_filter_tables(sa.select(Ticket))
+    statement = join_filter_tables(sa.select(Ticket))
     if filters["status"]:
         statement = statement.where(Status.status == filters["status"])
     if filters["department"]:
@@ -141,7 +149,7 @@ def list_tickets(request):
     if filters["started_id"] is not None:
         statement = statement.where(Ticket.started_id == filters["started_id"])
     if filters["q"]:
-        statement = statement.where(_content_matches(filters["q"]))
+        statement = statement.where(content_matches(filters["q"]))
     if filters["sort"]:
         base = filters["sort"].removesuffix("_desc")
         creator, assignee = sa.orm.aliased(User), sa.orm.aliased(User)
@@ -149,10 +157,8 @@ def list_tickets(request):
             statement = statement.outerjoin(creator, Ticket.started_id == creator.id)
         if base == "assigned":
             statement = statement.outerjoin(assignee, Ticket.assigned_id == assignee.id)
-        from flicket.tickets.lists import reply_count, total_hours
-
         statement = statement.order_by(
-            *_sort_order(
+            *sort_order(
                 filters["sort"],
                 request.dbsession.get_bind().dialect.name,
                 creator=creator,
@@ -642,3 +648,46 @@ def list_actions(request):
 
 
 # -- departments and categories: writes (admin and super_user) ---------------------------------
+
+
+def _department_write(request, operation):
+    if not request.has_permission(P.DEPARTMENT_MANAGE, request.root):
+        raise APIError(403, "Only administrators and super users manage departments.")
+    try:
+        return operation()
+    except DepartmentError as error:
+        raise APIError(400, error.message) from None
+
+
+@view_config(route_name="api_departments_create", request_method="POST", **API)
+def create_department(request):
+    values = validate(json_body(request), [Field("department", str, max_length=64)])
+    department = _department_write(
+        request, lambda: request.departments.add_department(values["department"])
+    )
+    return _created(
+        request,
+        presenters.department(request, _links(request), department),
+        "api_department",
+        department.id,
+    )
+
+
+@view_config(route_name="api_categories_create", request_method="POST", **API)
+def create_category(request):
+    values = validate(
+        json_body(request),
+        [Field("category", str, max_length=64), Field("department_id", int)],
+    )
+    department = request.dbsession.get(Department, values["department_id"])
+    if department is None:
+        raise APIError(400, "department_id names no department.")
+    category = _department_write(
+        request, lambda: request.departments.add_category(department, values["category"])
+    )
+    return _created(
+        request,
+        presenters.category(request, _links(request), category),
+        "api_category",
+        category.id,
+    )

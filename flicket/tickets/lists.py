@@ -205,11 +205,11 @@ class TicketFilters:
         if self.created_id is not None:
             conditions.append(Ticket.started_id == self.created_id)
         if self.content:
-            conditions.append(_content_matches(self.content))
+            conditions.append(content_matches(self.content))
         return conditions
 
 
-def _content_matches(text):
+def content_matches(text):
     """Case-insensitive substring of the title, the content or any reply's content;
     ``%``, ``_`` and the escape character are taken literally."""
     if len(text) > MAX_SEARCH:
@@ -238,7 +238,7 @@ def _scope_condition(scope, user_id):
     return None
 
 
-def _join_filter_tables(statement):
+def join_filter_tables(statement):
     return (
         statement.outerjoin(Status, Ticket.status_id == Status.id)
         .outerjoin(Category, Ticket.category_id == Category.id)
@@ -282,11 +282,11 @@ class TicketRow(NamedTuple):
 
 
 def count_statement(filters, *, scope="all", user_id=None):
-    statement = _join_filter_tables(sa.select(sa.func.count(Ticket.id)).select_from(Ticket))
+    statement = join_filter_tables(sa.select(sa.func.count(Ticket.id)).select_from(Ticket))
     return _where(statement, filters, scope, user_id)
 
 
-def _sort_order(sort, dialect, *, creator, assignee, replies, hours):
+def sort_order(sort, dialect, *, creator, assignee, replies, hours):
     """ORDER BY clauses of ``sort``, over the given creator/assignee aliases and
     reply-count/total-hours expressions."""
     sort = parse_sort(sort) or DEFAULT_SORT
@@ -323,12 +323,12 @@ def _page_of_ids(filters, *, scope, user_id, sort, dialect, limit, offset):
     base = (parse_sort(sort) or DEFAULT_SORT).removesuffix("_desc")
     creator = aliased(User, name="page_creator")
     assignee = aliased(User, name="page_assignee")
-    statement = _join_filter_tables(sa.select(Ticket.id.label("id")).select_from(Ticket))
+    statement = join_filter_tables(sa.select(Ticket.id.label("id")).select_from(Ticket))
     if base == "addedby":
         statement = statement.outerjoin(creator, Ticket.started_id == creator.id)
     if base == "assigned":
         statement = statement.outerjoin(assignee, Ticket.assigned_id == assignee.id)
-    order = _sort_order(
+    order = sort_order(
         sort,
         dialect,
         creator=creator,
@@ -359,7 +359,7 @@ def list_statement(
     replies = reply_count().label("replies")
     hours = total_hours().label("total_hours")
     statement = (
-        _join_filter_tables(
+        join_filter_tables(
             sa.select(Ticket, replies, hours)
             .select_from(Ticket)
             .join(page, page.c.id == Ticket.id)
@@ -375,7 +375,7 @@ def list_statement(
             contains_eager(Ticket.assigned.of_type(assignee)),
         )
     )
-    order = _sort_order(
+    order = sort_order(
         sort, dialect, creator=creator, assignee=assignee, replies=replies, hours=hours
     )
     return statement.order_by(*order)
