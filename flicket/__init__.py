@@ -30,6 +30,8 @@ def main(global_config, **settings):
         config.include(".routes")  # every URL of the application
         config.include(".admin")  # the site configuration row
         config.include(".accounts")  # login, logout, password reset, API tokens
+        config.include(".accounts.users")  # request.user_service: rules for users and groups
+        config.include(".accounts.profile")  # my profile (/user_details) and avatar images
         config.include(".tickets")  # ticket service, pages, lists and home dashboard
         config.include(".departments")  # department/category service and pages
         config.include(".accounts.directory")  # /users/, /user/<id>/, /users/complete

@@ -82,6 +82,9 @@ def login(request):
     throttle.record_login_success(request, login_name)
     headers = remember(request, user.id)
     log.info("login: user=%s addr=%s", user.id, request.client_addr)
+    if not user.email:
+        request.session.flash("Please add your email address to your profile.", "danger")
+        return HTTPFound(location=request.route_url("user_details"), headers=headers)
     request.session.flash(f"Welcome, {user.name or user.username}. You are logged in.", "success")
     return HTTPFound(location=safe_next(request, form.next.data), headers=headers)
 

@@ -1,4 +1,5 @@
-"""The admin feature: the site configuration row (the admin pages come in a later step)."""
+"""The admin feature: the site configuration row (``request.flicket_config``, read once
+per request so changes apply at once) and the admin panel under ``/flicket_admin/``."""
 
 import sqlalchemy as sa
 
@@ -12,3 +13,5 @@ def get_site_config(request):
 
 def includeme(config):
     config.add_request_method(get_site_config, "flicket_config", reify=True)
+    # The panel's views; they use request.user_service (flicket.accounts.users).
+    config.scan()
