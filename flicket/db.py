@@ -72,9 +72,24 @@ def get_tm_session(session_factory, transaction_manager, request=None):
     return dbsession
 
 
+def commit_veto(request, response):
+    """Roll back every error answer (4xx/5xx), so a refused form never leaves half its work
+    behind; unless the request marked something that must be kept (a failed password
+    attempt counted by the rate limiter) with ``keep_despite_error``."""
+    if getattr(request, "keep_despite_error", False):
+        return False
+    return response.status_int >= 400
+
+
+def keep_despite_error(request):
+    """Commit this request's writes even though its answer will be an error."""
+    request.keep_despite_error = True
+
+
 def includeme(config):
     settings = config.get_settings()
     settings["tm.manager_hook"] = "pyramid_tm.explicit_manager"
+    settings["tm.commit_veto"] = "flicket.db.commit_veto"
     config.include("pyramid_tm")
     config.include("pyramid_retry")
 

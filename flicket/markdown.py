@@ -7,7 +7,7 @@ than http, https and mailto never reach a page. The live preview uses this same 
 
 import markdown as md
 import nh3
-from markupsafe import Markup
+from markupsafe import Markup, escape
 
 ALLOWED_TAGS = {
     "a",
@@ -67,9 +67,25 @@ ALLOWED_URL_SCHEMES = {"http", "https", "mailto"}
 EXTENSIONS = ["fenced_code", "tables", "sane_lists"]
 
 
+#: More "[" than any real post uses for links and images (see render_markdown).
+MAX_LINK_BRACKETS = 200
+
+
 def render_markdown(text):
-    """Sanitised HTML for the Markdown ``text`` (safe to insert into a page)."""
-    html = md.markdown(text or "", extensions=EXTENSIONS, output_format="html")
+    """Sanitised HTML for the Markdown ``text`` (safe to insert into a page); never raises."""
+    # Lone surrogates (possible in JSON input) cannot be encoded for the sanitiser.
+    text = "" if text is None else str(text)
+    text = text.encode("utf-8", "surrogatepass").decode("utf-8", "replace")
+    if text.count("[") > MAX_LINK_BRACKETS:
+        # Python-Markdown's link parsing is quadratic in "[" (seconds for a few thousand):
+        # past a budget no real post needs, brackets become plain characters.
+        text = text.replace("[", "&#91;")
+    try:
+        html = md.markdown(text, extensions=EXTENSIONS, output_format="html")
+    except RecursionError:
+        # Python-Markdown recurses once per nesting level: a few hundred "- - - …" in one
+        # post would otherwise break every page that shows it. Show the text as it is.
+        html = f"<p>{escape(text)}</p>"
     clean = nh3.clean(
         html,
         tags=ALLOWED_TAGS,

@@ -97,7 +97,11 @@ class UploadStorage:
                     raise UploadError(f"{original!r} is larger than {limit} MB.")
                 target.write(chunk)
         manager = transaction_manager or transaction.manager
-        manager.get().addAfterCommitHook(self._remove_unless, args=(path,))
+        current = manager.get()
+        current.addAfterCommitHook(self._remove_unless, args=(path,))
+        # After-commit hooks do not run when the transaction is aborted (an exception, or a
+        # form refused after this file was written): remove the file then as well.
+        current.addAfterAbortHook(path.unlink, kws={"missing_ok": True})
         return stored, original
 
     @staticmethod

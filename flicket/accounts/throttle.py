@@ -6,6 +6,8 @@ account and address limits. A limited attempt is refused before any bcrypt work.
 
 import logging
 
+from flicket.db import keep_despite_error
+
 log = logging.getLogger(__name__)
 
 
@@ -37,6 +39,8 @@ def login_retry_after(request, login):
 
 
 def record_login_failure(request, login):
+    # The attempt counts even when the page answers with an error status.
+    keep_despite_error(request)
     limits = _limits(request)
     limits["login_global"].hit(request, "all")
     limits["login_address"].hit(request, request.client_addr or "unknown")

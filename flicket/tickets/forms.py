@@ -10,7 +10,7 @@ from wtforms import (
     StringField,
     TextAreaField,
 )
-from wtforms.validators import InputRequired, Length, NumberRange, Optional
+from wtforms.validators import InputRequired, Length, NumberRange, Optional, ValidationError
 from wtforms.widgets import CheckboxInput, ListWidget
 
 from flicket.forms import BaseForm
@@ -25,6 +25,12 @@ HOURS_RANGE = NumberRange(
 def strip_text(value):
     """Surrounding white space is not part of a title (and a blank title is too short)."""
     return value.strip() if isinstance(value, str) else value
+
+
+def not_blank(form, field):
+    """Text made of white space only is no text (it would pass the length check)."""
+    if isinstance(field.data, str) and not field.data.strip():
+        raise ValidationError("The text cannot be only white space.")
 
 
 class HoursField(DecimalField):
@@ -51,7 +57,7 @@ def chosen_files(field):
 
 class TicketForm(BaseForm):
     title = StringField("Title", validators=[InputRequired(), TITLE_LIMITS], filters=[strip_text])
-    content = TextAreaField("Content", validators=[InputRequired(), CONTENT_LIMITS])
+    content = TextAreaField("Content", validators=[InputRequired(), CONTENT_LIMITS, not_blank])
     priority = SelectField("Priority", coerce=int, validators=[InputRequired()])
     department = SelectField("Department", coerce=str, validate_choice=False)
     category = SelectField("Category", coerce=int, validators=[InputRequired()])
@@ -64,7 +70,7 @@ class EditTicketForm(TicketForm):
 
 
 class ReplyForm(BaseForm):
-    content = TextAreaField("Your reply", validators=[InputRequired(), CONTENT_LIMITS])
+    content = TextAreaField("Your reply", validators=[InputRequired(), CONTENT_LIMITS, not_blank])
     status = SelectField("Status", coerce=int, validators=[InputRequired()])
     priority = SelectField("Priority", coerce=int, validators=[InputRequired()])
     hours = HoursField()
@@ -72,7 +78,7 @@ class ReplyForm(BaseForm):
 
 
 class EditPostForm(ReplyForm):
-    content = TextAreaField("Reply", validators=[InputRequired(), CONTENT_LIMITS])
+    content = TextAreaField("Reply", validators=[InputRequired(), CONTENT_LIMITS, not_blank])
     remove_uploads = CheckboxList("Remove these attachments", coerce=int)
 
 

@@ -53,10 +53,8 @@ def _refused(request, ticket, error):
 
 
 def _invalid(request, values):
-    # The form is shown again with its errors; whatever the operation wrote before it was
-    # refused (a ticket or reply flushed before a file turned out too large) must not be
-    # committed: pyramid_tm aborts a doomed transaction instead of committing it.
-    request.tm.doom()
+    # The form is shown again with its errors. Whatever the operation wrote before it was
+    # refused is not committed: every 4xx/5xx answer is rolled back (flicket.db.commit_veto).
     request.response.status_int = 400
     return values
 
