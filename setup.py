@@ -38,6 +38,8 @@ tests_require = [
     "WebTest>=3.0",
     "pytest>=8",
     "ruff",
+    "jsonschema>=4.18",
+    "schemathesis>=4.0,<5",
 ]
 
 # The migrations live at the repository top level (alembic/, without __init__.py so it never
@@ -78,6 +80,12 @@ setup(
         "paste.app_factory": ["main = flicket:main"],
         "console_scripts": [
             "flicket-setup = flicket.scripts.setup:main",
+            "flicket-export-users = flicket.scripts.users:export_main",
+            "flicket-import-users = flicket.scripts.users:import_main",
+            "flicket-update-user-posts = flicket.scripts.counters:posts_main",
+            "flicket-update-user-assigned = flicket.scripts.counters:assigned_main",
+            "flicket-email-outstanding-tickets = flicket.scripts.outstanding:main",
+            "flicket-populate = flicket.scripts.populate:main",
         ],
     },
 )
