@@ -1,11 +1,15 @@
 """Flicket: a simple, fast and secure ticketing system, on Pyramid."""
 
+import warnings
 from importlib.metadata import PackageNotFoundError, version
 
-from pyramid.config import Configurator
+# Pyramid 2.1 imports pkg_resources, which warns on every start; nothing for users to do.
+warnings.filterwarnings("ignore", message="pkg_resources is deprecated", category=UserWarning)
 
-from flicket.resources import root_factory
-from flicket.settings import load as load_settings
+from pyramid.config import Configurator  # noqa: E402
+
+from flicket.resources import root_factory  # noqa: E402
+from flicket.settings import load as load_settings  # noqa: E402
 
 try:
     __version__ = version("flicket")
@@ -33,6 +37,7 @@ def main(global_config, **settings):
         config.include(".accounts.users")  # request.user_service: rules for users and groups
         config.include(".accounts.profile")  # my profile (/user_details) and avatar images
         config.include(".tickets")  # ticket service, pages, lists and home dashboard
+        config.include(".notifications")  # ticket e-mail notifications (sent after commit)
         config.include(".departments")  # department/category service and pages
         config.include(".accounts.directory")  # /users/, /user/<id>/, /users/complete
         config.include(".api")  # the JSON API under /flicket-api/
