@@ -16,6 +16,7 @@ requires = [
     "pyramid_tm>=2.5",
     "pyramid_retry>=2.1",
     "pyramid_mailer>=0.15",
+    "repoze.sendmail>=4.4",
     "transaction>=4",
     "zope.sqlalchemy>=3.1",
     "SQLAlchemy>=2.0,<2.2",
@@ -40,6 +41,7 @@ tests_require = [
     "ruff",
     "jsonschema>=4.18",
     "schemathesis>=4.0,<5",
+    "aiosmtpd>=1.4.6",
 ]
 
 # The migrations live at the repository top level (alembic/, without __init__.py so it never
@@ -86,6 +88,7 @@ setup(
             "flicket-update-user-assigned = flicket.scripts.counters:assigned_main",
             "flicket-email-outstanding-tickets = flicket.scripts.outstanding:main",
             "flicket-populate = flicket.scripts.populate:main",
+            "flicket-mail-queue = flicket.scripts.mailqueue:main",
         ],
     },
 )

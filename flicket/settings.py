@@ -57,6 +57,7 @@ DEFAULTS = {
     "flicket.hsts": False,
     "flicket.mail.mode": "smtp",
     "flicket.mail.directory": "",
+    "flicket.mail.queue_dir": "",
     "flicket.data_dir": "",
     "flicket.upload.max_size": 10 * 1024 * 1024,
     "jinja2.extensions": "jinja2.ext.do",
@@ -67,7 +68,7 @@ DEFAULTS = {
 INT_SETTINGS = {key for key, value in DEFAULTS.items() if type(value) is int}
 BOOL_SETTINGS = {key for key, value in DEFAULTS.items() if type(value) is bool}
 RATE_LIMIT_STORES = ("memory", "database")
-MAIL_MODES = ("smtp", "file", "dummy")
+MAIL_MODES = ("smtp", "queue", "file", "dummy")
 
 
 def load(settings, environ=None):
@@ -87,6 +88,8 @@ def load(settings, environ=None):
         result["flicket.data_dir"] = os.path.join(os.getcwd(), "var")
     if not result["flicket.mail.directory"]:
         result["flicket.mail.directory"] = os.path.join(result["flicket.data_dir"], "mail")
+    if not result["flicket.mail.queue_dir"]:
+        result["flicket.mail.queue_dir"] = os.path.join(result["flicket.data_dir"], "mail-queue")
 
     result["flicket.secret"] = _load_secret(result, environ)
     if result["flicket.ratelimit.store"] not in RATE_LIMIT_STORES:

@@ -154,6 +154,12 @@ class ConfigSMTPMailer(SMTPMailer):
     and STARTTLS (pyramid_mailer's SSL mailer has neither, and passes arguments newer
     Pythons no longer take)."""
 
+    def send(self, fromaddr, toaddrs, message):
+        # repoze.sendmail writes bare LF line endings, which strict servers refuse
+        # (repoze/repoze.sendmail#46, #49): send CRLF.
+        message.policy = message.policy.clone(linesep="\r\n")
+        return super().send(fromaddr, toaddrs, message)
+
     def smtp_factory(self):
         port = int(self.port)
         if self.ssl:
@@ -262,12 +268,13 @@ def send_test_email(request, address):
         )
     message = build_test_email(request, address)
     mode = settings["flicket.mail.mode"]
-    mailer = mailer_from_config(settings, config) if mode == "smtp" else request.mailer
+    direct = mode in ("smtp", "queue")  # the test e-mail never waits in the queue
+    mailer = mailer_from_config(settings, config) if direct else request.mailer
     try:
         mailer.send_immediately(message, fail_silently=False)
     except Exception as error:  # noqa: BLE001 - a diagnostic page: every failure is reported
         log.warning("test email failed: %s: %s", type(error).__name__, error)
-        if mode != "smtp":
+        if not direct:
             return False, f"The {mode} mail delivery failed: {error or type(error).__name__}."
         return False, describe_mail_error(error, *smtp_address(settings, config))
     log.info("test email sent: by=%s", request.user.id)
