@@ -5,11 +5,17 @@ wrongly typed field, or an over-long string is refused with a clear 400/415 mess
 anything is written.
 """
 
+import json
+import re
 from dataclasses import dataclass
 
 from flicket.api.errors import APIError
 
 MAX_BODY = 64 * 1024
+#: The hours range of the ticket forms (``flicket.tickets.forms.HOURS_RANGE``).
+MAX_HOURS = 99_999_999
+#: Control characters other than tab, newline and carriage return (PostgreSQL refuses NUL).
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
 
 @dataclass(frozen=True)
@@ -22,14 +28,36 @@ class Field:
     nullable: bool = False
 
 
+def _no_duplicates(pairs):
+    body = dict(pairs)
+    if len(body) != len(pairs):
+        raise ValueError("duplicate key")
+    return body
+
+
+def _no_constants(name):
+    raise ValueError(f"{name} is not JSON")
+
+
 def json_body(request):
-    if request.content_type != "application/json":
+    if request.content_type.lower() != "application/json":
         raise APIError(415, "Send the body as JSON with Content-Type: application/json.")
     if request.content_length and request.content_length > MAX_BODY:
         raise APIError(413, "The body is too large.")
+    if request.content_length is None and request.is_body_readable:
+        # A chunked body: read no more than one byte past the limit.
+        raw = request.body_file.read(MAX_BODY + 1)
+    else:
+        raw = request.body
+    if len(raw) > MAX_BODY:
+        raise APIError(413, "The body is too large.")
     try:
-        body = request.json_body
-    except (ValueError, UnicodeDecodeError):
+        # JSON is UTF-8 (RFC 8259); whatever charset the header names. NaN, Infinity and
+        # repeated keys are refused; so are integers too long to parse and deep nesting.
+        body = json.loads(
+            raw.decode("utf-8"), object_pairs_hook=_no_duplicates, parse_constant=_no_constants
+        )
+    except (ValueError, RecursionError):
         raise APIError(400, "The body is not valid JSON.") from None
     if not isinstance(body, dict):
         raise APIError(400, "The body must be a JSON object.")
@@ -63,9 +91,11 @@ def validate(body, fields):
             raise APIError(400, f"{field.name} must be {kind}.")
         if field.kind is int and not -(2**31) < value < 2**31:
             raise APIError(400, f"{field.name} is out of range.")
-        if field.kind is float and not abs(value) < 1e8:
-            raise APIError(400, f"{field.name} must be below 100000000.")
+        if field.kind is float and not abs(value) <= MAX_HOURS:
+            raise APIError(400, f"{field.name} must be between -{MAX_HOURS} and {MAX_HOURS}.")
         if field.kind is str:
+            if _CONTROL.search(value) or not _encodable(value):
+                raise APIError(400, f"{field.name} contains characters that are not allowed.")
             value = value.strip() if field.name != "content" else value
             if len(value) < field.min_length or (
                 field.max_length is not None and len(value) > field.max_length
@@ -76,3 +106,12 @@ def validate(body, fields):
                 )
         values[field.name] = value
     return values
+
+
+def _encodable(text):
+    """False for text with lone surrogates (valid JSON, but no database can store it)."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True

@@ -5,6 +5,8 @@ Reading needs a valid bearer token (any enabled user, as in Flicket); writing fo
 same permission rules as the browser (the ticket ACLs). Errors are JSON.
 """
 
+import re
+
 import sqlalchemy as sa
 from pyramid.httpexceptions import HTTPNoContent
 from pyramid.view import view_config
@@ -20,6 +22,7 @@ from flicket.departments.services import DepartmentError
 from flicket.params import parse_id
 from flicket.permissions import Permission as P
 from flicket.tickets.lists import (
+    MAX_SEARCH,
     content_matches,
     join_filter_tables,
     parse_sort,
@@ -41,6 +44,7 @@ from flicket.tickets.resources import TicketResource
 from flicket.tickets.services import TicketError
 
 API = {"renderer": "json", "permission": P.VIEW}
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
 def _links(request):
@@ -68,12 +72,18 @@ def _one(request, statement, what):
 
 def _query_int(request, name):
     raw = request.GET.get(name)
-    if raw in (None, ""):
+    if raw is None:
         return None
     number = parse_id(raw)
     if number is None:
         raise APIError(400, f"{name} must be a whole number.")
     return number
+
+
+def _query_text(request, name, limit):
+    """A text filter from the query string, trimmed, without control characters (which
+    PostgreSQL refuses) and cut to ``limit`` characters (longer text cannot match)."""
+    return _CONTROL.sub("", request.GET.get(name, "")).strip()[:limit]
 
 
 def _created(request, body, route_name, item_id):
@@ -94,12 +104,17 @@ def get_user(request):
 @view_config(route_name="api_users", request_method="GET", **API)
 @view_config(route_name="api_users_page", request_method="GET", **API)
 def list_users(request):
-    name = request.GET.get("name", "").strip()[:60]
+    name = _query_text(request, "name", 61)
     statement = sa.select(User).order_by(User.id)
     if name:
         statement = statement.where(User.name.icontains(name, autoescape=True))
     return collection(
-        request, statement, _present(request, presenters.user), "api_users", filters={"name": name}
+        request,
+        statement,
+        _present(request, presenters.user),
+        "api_users",
+        filters={"name": name},
+        path_paged=False,
     )
 
 
@@ -123,12 +138,14 @@ def get_ticket(request):
 def _ticket_filters(request):
     """status, department, category (names), assigned_id, started_id, q (text), sort."""
     filters = {
-        name: request.GET.get(name, "").strip()[:128]
-        for name in ("status", "department", "category", "q", "sort")
+        name: _query_text(request, name, 128)
+        for name in ("status", "department", "category", "sort")
     }
+    # A text longer than any ticket field matches nothing (``content_matches``).
+    filters["q"] = _query_text(request, "q", MAX_SEARCH + 1)
     filters["assigned_id"] = _query_int(request, "assigned_id")
     filters["started_id"] = _query_int(request, "started_id")
-    if filters["sort"] and parse_sort(filters["sort"]) is None:
+    if "sort" in request.GET and parse_sort(request.GET["sort"]) is None:
         raise APIError(400, "sort must be one of the ticket list's sort keys.")
     return filters
 
@@ -183,13 +200,16 @@ def create_ticket(request):
     priority = request.dbsession.get(Priority, values["ticket_priority_id"])
     if priority is None:
         raise APIError(400, "ticket_priority_id names no priority.")
-    ticket = request.tickets.create(
-        request.user,
-        title=values["title"],
-        content=values["content"],
-        category=category,
-        priority=priority,
-        hours=values.get("hours", 0),
+    ticket = _run(
+        request,
+        lambda: request.tickets.create(
+            request.user,
+            title=values["title"],
+            content=values["content"],
+            category=category,
+            priority=priority,
+            hours=values.get("hours", 0),
+        ),
     )
     return _created(
         request, presenters.ticket(request, _links(request), ticket), "api_ticket", ticket.id
@@ -443,7 +463,7 @@ def get_category(request):
 @view_config(route_name="api_categories_page", request_method="GET", **API)
 def list_categories(request):
     department_id = _query_int(request, "department_id")
-    department = request.GET.get("department", "").strip()[:30]
+    department = _query_text(request, "department", 128)
     statement = _category_query().order_by(Category.category, Category.id)
     if department_id is not None:
         statement = statement.where(Category.department_id == department_id)
@@ -472,8 +492,8 @@ def get_department_category(request):
 @view_config(route_name="api_department_categories", request_method="GET", **API)
 @view_config(route_name="api_department_categories_page", request_method="GET", **API)
 def list_department_categories(request):
-    text = request.GET.get("department_category", "").strip()[:64]
-    department = request.GET.get("department", "").strip()[:30]
+    text = _query_text(request, "department_category", 64)
+    department = _query_text(request, "department", 128)
     department_id = _query_int(request, "department_id")
     label = Department.department + " / " + Category.category
     statement = (
@@ -650,9 +670,12 @@ def list_actions(request):
 # -- departments and categories: writes (admin and super_user) ---------------------------------
 
 
-def _department_write(request, operation):
+def _require_department_manager(request):
     if not request.has_permission(P.DEPARTMENT_MANAGE, request.root):
         raise APIError(403, "Only administrators and super users manage departments.")
+
+
+def _department_write(request, operation):
     try:
         return operation()
     except DepartmentError as error:
@@ -661,6 +684,7 @@ def _department_write(request, operation):
 
 @view_config(route_name="api_departments_create", request_method="POST", **API)
 def create_department(request):
+    _require_department_manager(request)
     values = validate(json_body(request), [Field("department", str, max_length=64)])
     department = _department_write(
         request, lambda: request.departments.add_department(values["department"])
@@ -675,6 +699,7 @@ def create_department(request):
 
 @view_config(route_name="api_categories_create", request_method="POST", **API)
 def create_category(request):
+    _require_department_manager(request)
     values = validate(
         json_body(request),
         [Field("category", str, max_length=64), Field("department_id", int)],

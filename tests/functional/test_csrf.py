@@ -229,6 +229,7 @@ ALLOWED_WITHOUT_PERMISSION = {
     ("password_reset", None),
     ("password_reset_confirm", None),
     ("api_tokens", ("POST",)),
+    ("api_openapi", ("GET",)),  # the API's public OpenAPI document
     ("__flicket/static/", None),
 }
 

@@ -5,7 +5,7 @@ SECURITY-TESTS UP-1, UP-2, UP-4, UP-5, UP-7)."""
 
 import re
 from pathlib import Path
-from urllib.parse import quote, urlsplit
+from urllib.parse import quote
 
 import pytest
 import sqlalchemy as sa

@@ -295,6 +295,8 @@ def test_many_brackets_are_plain_text_and_links_below_the_budget_still_work():
     hostile = "[" * 5000
     assert str(render_markdown(hostile)).count("[") == 5000
     links = "[x](https://example.com) " * (MAX_LINK_BRACKETS // 2)
-    assert str(render_markdown(links)).count('href="https://example.com"') == MAX_LINK_BRACKETS // 2
+    assert (
+        str(render_markdown(links)).count('href="https://example.com"') == MAX_LINK_BRACKETS // 2
+    )
     too_many = "[x](https://example.com) " * (MAX_LINK_BRACKETS + 1)
     assert "href=" not in str(render_markdown(too_many))
