@@ -4,8 +4,12 @@ Every request gets one SQLAlchemy session joined to the request's transaction (p
 commits it at the end of the request, or aborts it on an exception); nobody commits by hand.
 """
 
+import contextvars
+
 import sqlalchemy as sa
 import zope.sqlalchemy
+from pyramid.tweens import INGRESS
+from pyramid_retry import mark_error_retryable
 from sqlalchemy import event
 from sqlalchemy.orm import DeclarativeBase, sessionmaker
 
@@ -43,6 +47,12 @@ def get_engine(settings, prefix="sqlalchemy."):
     return engine
 
 
+#: Set while a request that may write runs: its SQLite transaction takes the write lock at
+#: BEGIN, so concurrent writers queue (busy_timeout) instead of failing to upgrade a read.
+_sqlite_write_request = contextvars.ContextVar("flicket_sqlite_write_request", default=False)
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
 def _make_sqlite_transactional(engine):
     # pysqlite's own transaction handling defers BEGIN and breaks SAVEPOINT; take it over,
     # as the SQLAlchemy documentation recommends, and turn on foreign keys and WAL.
@@ -58,7 +68,14 @@ def _make_sqlite_transactional(engine):
 
     @event.listens_for(engine, "begin")
     def on_begin(conn):
-        conn.exec_driver_sql("BEGIN")
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if _sqlite_write_request.get() else "BEGIN")
+
+    @event.listens_for(engine, "handle_error")
+    def on_error(context):
+        # A reader that must write while another thread writes gets "database is locked"
+        # at once; pyramid_retry runs the whole request again.
+        if "database is locked" in str(context.original_exception):
+            mark_error_retryable(context.sqlalchemy_exception)
 
 
 def get_session_factory(engine):
@@ -86,6 +103,17 @@ def keep_despite_error(request):
     request.keep_despite_error = True
 
 
+def sqlite_write_tween_factory(handler, registry):
+    def sqlite_write_tween(request):
+        token = _sqlite_write_request.set(request.method not in SAFE_METHODS)
+        try:
+            return handler(request)
+        finally:
+            _sqlite_write_request.reset(token)
+
+    return sqlite_write_tween
+
+
 def includeme(config):
     settings = config.get_settings()
     settings["tm.manager_hook"] = "pyramid_tm.explicit_manager"
@@ -106,3 +134,5 @@ def includeme(config):
         return session
 
     config.add_request_method(dbsession, reify=True)
+    if engine.dialect.name == "sqlite":
+        config.add_tween("flicket.db.sqlite_write_tween_factory", under=INGRESS)
