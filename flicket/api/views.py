@@ -92,13 +92,63 @@ def _created(request, body, route_name, item_id):
     return body
 
 
+# -- one item of each resource ---------------------------------------------------------------
+
+
+def _item_view(model, present, what, options=()):
+    def view(request):
+        statement = sa.select(model).options(*options).where(model.id == _id(request))
+        return present(request, _links(request), _one(request, statement, what))
+
+    return view
+
+
+#: Every "GET one item" endpoint: (route, model, presenter, name in messages, eager loads).
+ITEM_ENDPOINTS = (
+    ("api_user", User, presenters.user, "user", ()),
+    ("api_ticket", Ticket, presenters.ticket, "ticket", ()),
+    ("api_post", Post, presenters.post, "post", ()),
+    ("api_department", Department, presenters.department, "department", ()),
+    (
+        "api_category",
+        Category,
+        presenters.category,
+        "category",
+        (joinedload(Category.department),),
+    ),
+    (
+        "api_department_category",
+        Category,
+        presenters.department_category,
+        "category",
+        (joinedload(Category.department),),
+    ),
+    ("api_priority", Priority, presenters.priority, "priority", ()),
+    ("api_status", Status, presenters.status, "status", ()),
+    (
+        "api_subscription",
+        Subscription,
+        presenters.subscription,
+        "subscription",
+        (joinedload(Subscription.user),),
+    ),
+    ("api_upload", Upload, presenters.upload, "upload", ()),
+    ("api_history", History, presenters.history, "history", ()),
+    ("api_action", Action, presenters.action, "action", ()),
+)
+
+
+def add_item_views(config):
+    for route_name, model, present, what, options in ITEM_ENDPOINTS:
+        config.add_view(
+            _item_view(model, present, what, options),
+            route_name=route_name,
+            request_method="GET",
+            **API,
+        )
+
+
 # -- users ------------------------------------------------------------------------------------
-
-
-@view_config(route_name="api_user", request_method="GET", **API)
-def get_user(request):
-    user = _one(request, sa.select(User).where(User.id == _id(request)), "user")
-    return presenters.user(request, _links(request), user)
 
 
 @view_config(route_name="api_users", request_method="GET", **API)
@@ -127,12 +177,6 @@ TICKET_FIELDS = [
     Field("ticket_priority_id", int),
     Field("hours", float, required=False),
 ]
-
-
-@view_config(route_name="api_ticket", request_method="GET", **API)
-def get_ticket(request):
-    ticket = _one(request, sa.select(Ticket).where(Ticket.id == _id(request)), "ticket")
-    return presenters.ticket(request, _links(request), ticket)
 
 
 def _ticket_filters(request):
@@ -404,12 +448,6 @@ def unsubscribe(request):
 # -- posts ------------------------------------------------------------------------------------
 
 
-@view_config(route_name="api_post", request_method="GET", **API)
-def get_post(request):
-    post = _one(request, sa.select(Post).where(Post.id == _id(request)), "post")
-    return presenters.post(request, _links(request), post)
-
-
 @view_config(route_name="api_ticket_posts", request_method="GET", **API)
 @view_config(route_name="api_ticket_posts_page", request_method="GET", **API)
 def list_posts(request):
@@ -428,14 +466,6 @@ def list_posts(request):
 # -- departments and categories --------------------------------------------------------------
 
 
-@view_config(route_name="api_department", request_method="GET", **API)
-def get_department(request):
-    department = _one(
-        request, sa.select(Department).where(Department.id == _id(request)), "department"
-    )
-    return presenters.department(request, _links(request), department)
-
-
 @view_config(route_name="api_departments", request_method="GET", **API)
 @view_config(route_name="api_departments_page", request_method="GET", **API)
 def list_departments(request):
@@ -451,12 +481,6 @@ def list_departments(request):
 
 def _category_query():
     return sa.select(Category).options(joinedload(Category.department))
-
-
-@view_config(route_name="api_category", request_method="GET", **API)
-def get_category(request):
-    category = _one(request, _category_query().where(Category.id == _id(request)), "category")
-    return presenters.category(request, _links(request), category)
 
 
 @view_config(route_name="api_categories", request_method="GET", **API)
@@ -481,12 +505,6 @@ def list_categories(request):
         filters={"department_id": department_id, "department": department},
         path_paged=False,
     )
-
-
-@view_config(route_name="api_department_category", request_method="GET", **API)
-def get_department_category(request):
-    category = _one(request, _category_query().where(Category.id == _id(request)), "category")
-    return presenters.department_category(request, _links(request), category)
 
 
 @view_config(route_name="api_department_categories", request_method="GET", **API)
@@ -525,12 +543,6 @@ def list_department_categories(request):
 # -- lookups: priorities, statuses ------------------------------------------------------------
 
 
-@view_config(route_name="api_priority", request_method="GET", **API)
-def get_priority(request):
-    priority = _one(request, sa.select(Priority).where(Priority.id == _id(request)), "priority")
-    return presenters.priority(request, _links(request), priority)
-
-
 @view_config(route_name="api_priorities", request_method="GET", **API)
 @view_config(route_name="api_priorities_page", request_method="GET", **API)
 def list_priorities(request):
@@ -540,12 +552,6 @@ def list_priorities(request):
         _present(request, presenters.priority),
         "api_priorities",
     )
-
-
-@view_config(route_name="api_status", request_method="GET", **API)
-def get_status(request):
-    status = _one(request, sa.select(Status).where(Status.id == _id(request)), "status")
-    return presenters.status(request, _links(request), status)
 
 
 @view_config(route_name="api_statuses", request_method="GET", **API)
@@ -565,14 +571,6 @@ def list_statuses(request):
 
 def _subscription_query():
     return sa.select(Subscription).options(joinedload(Subscription.user))
-
-
-@view_config(route_name="api_subscription", request_method="GET", **API)
-def get_subscription(request):
-    subscription = _one(
-        request, _subscription_query().where(Subscription.id == _id(request)), "subscription"
-    )
-    return presenters.subscription(request, _links(request), subscription)
 
 
 @view_config(route_name="api_subscriptions", request_method="GET", **API)
@@ -603,12 +601,6 @@ def list_ticket_subscriptions(request):
     )
 
 
-@view_config(route_name="api_upload", request_method="GET", **API)
-def get_upload(request):
-    upload = _one(request, sa.select(Upload).where(Upload.id == _id(request)), "upload")
-    return presenters.upload(request, _links(request), upload)
-
-
 @view_config(route_name="api_uploads", request_method="GET", **API)
 @view_config(route_name="api_uploads_page", request_method="GET", **API)
 def list_uploads(request):
@@ -618,12 +610,6 @@ def list_uploads(request):
         _present(request, presenters.upload),
         "api_uploads",
     )
-
-
-@view_config(route_name="api_history", request_method="GET", **API)
-def get_history(request):
-    history = _one(request, sa.select(History).where(History.id == _id(request)), "history")
-    return presenters.history(request, _links(request), history)
 
 
 @view_config(route_name="api_histories", request_method="GET", **API)
@@ -643,12 +629,6 @@ def list_histories(request):
         "api_histories",
         filters={"topic_id": topic_id, "post_id": post_id},
     )
-
-
-@view_config(route_name="api_action", request_method="GET", **API)
-def get_action(request):
-    action = _one(request, sa.select(Action).where(Action.id == _id(request)), "action")
-    return presenters.action(request, _links(request), action)
 
 
 @view_config(route_name="api_ticket_actions", request_method="GET", **API)
