@@ -6,6 +6,8 @@ themselves carry no CSRF logic; templates add the token with the ``csrf_field`` 
 
 from wtforms import Form
 
+from flicket.accounts.passwords import verify_password
+
 
 class WebObFormData:
     """WTForms wants ``getlist``; WebOb's MultiDict calls it ``getall``."""
@@ -31,3 +33,20 @@ class BaseForm(Form):
     def from_request(cls, request, **kwargs):
         formdata = WebObFormData(request.POST) if request.method == "POST" else None
         return cls(formdata, **kwargs)
+
+
+def invalid(request, values, status=400):
+    """Show the form again with its errors, answering ``status``. Nothing the request wrote
+    is committed: every 4xx/5xx answer is rolled back (``flicket.db.commit_veto``)."""
+    request.response.status_int = status
+    return values
+
+
+def password_confirmed(request, form):
+    """True when ``form`` is valid and its ``password`` is the logged-in user's own."""
+    if not form.validate():
+        return False
+    if not verify_password(form.password.data, request.user.password):
+        form.password.errors.append("That is not your password.")
+        return False
+    return True

@@ -66,3 +66,12 @@ def paginate(dbsession, statement, page, per_page, count_statement=None):
         dbsession.scalars(statement.limit(per_page).offset((page - 1) * per_page)).unique()
     )
     return Page(items, page, per_page, total)
+
+
+DEFAULT_PAGE_SIZE = 50
+
+
+def site_page_size(request):
+    """The site's page size (``posts_per_page`` of the configuration row), or 50."""
+    value = getattr(request.flicket_config, "posts_per_page", None)
+    return value if isinstance(value, int) and value >= 1 else DEFAULT_PAGE_SIZE

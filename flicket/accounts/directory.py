@@ -13,7 +13,8 @@ from pyramid.view import view_config
 from sqlalchemy.orm import selectinload
 
 from flicket.accounts.models import User
-from flicket.pagination import page_number, paginate
+from flicket.pagination import page_number, paginate, site_page_size
+from flicket.params import parse_id
 from flicket.permissions import Permission as P
 
 #: Longest search text used; nobody types more, and longer text cannot match a column.
@@ -34,11 +35,6 @@ def clean_search(text, limit=MAX_FILTER_LENGTH):
         return ""
     text = "".join(char for char in text if unicodedata.category(char) != "Cc")
     return text.strip()[:limit].strip()
-
-
-def _per_page(request):
-    config = request.flicket_config
-    return (config.posts_per_page if config and config.posts_per_page else None) or 50
 
 
 def _by_username():
@@ -72,7 +68,7 @@ def users(request):
                 User.email.icontains(text, autoescape=True),
             )
         )
-    page = paginate(request.dbsession, statement, page_number(request), _per_page(request))
+    page = paginate(request.dbsession, statement, page_number(request), site_page_size(request))
     query = {"filter": text} if text else {}
     return {
         "page": page,
@@ -90,11 +86,11 @@ def users(request):
     permission=P.VIEW,
 )
 def user(request):
-    raw = request.matchdict.get("user_id", "")
-    if not (raw.isascii() and raw.isdigit()) or len(raw) > MAX_ID_DIGITS:
+    user_id = parse_id(request.matchdict.get("user_id"), MAX_ID_DIGITS)
+    if user_id is None:
         raise HTTPNotFound("There is no such user.")
     shown = request.dbsession.scalar(
-        sa.select(User).options(selectinload(User.groups)).where(User.id == int(raw))
+        sa.select(User).options(selectinload(User.groups)).where(User.id == user_id)
     )
     if shown is None:
         raise HTTPNotFound("There is no such user.")

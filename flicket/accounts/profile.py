@@ -25,6 +25,7 @@ from flicket.accounts.avatars import (
 )
 from flicket.accounts.forms import ProfileForm
 from flicket.accounts.users import SUPPORTED_LOCALES, UserValidationError, notify_account_changed
+from flicket.forms import invalid
 from flicket.permissions import Permission as P
 
 log = logging.getLogger(__name__)
@@ -52,11 +53,6 @@ def add_errors(form, errors, field_of=None):
         if field is None:
             continue
         field.errors = [*field.errors, *messages]
-
-
-def _invalid(request, values, status=400):
-    request.response.status_int = status
-    return values
 
 
 def _current_password_refused(request, form):
@@ -95,7 +91,7 @@ def profile(request):
     if request.method != "POST":
         return values
     if not form.validate():
-        return _invalid(request, values)
+        return invalid(request, values)
 
     new_password = form.new_password.data or ""
     email_changes = (form.email.data or "").strip().lower() != (user.email or "").lower()
@@ -103,7 +99,7 @@ def profile(request):
         problem = _current_password_refused(request, form)
         if problem:
             form.password.errors.append(problem)
-            return _invalid(request, values, 429 if "Too many" in problem else 400)
+            return invalid(request, values, 429 if "Too many" in problem else 400)
 
     image = None
     upload = request.POST.get("avatar")
@@ -113,7 +109,7 @@ def profile(request):
             image = (data, check_image(data))
         except AvatarError as error:
             form.avatar.errors.append(str(error))
-            return _invalid(request, values)
+            return invalid(request, values)
 
     service = request.user_service
     old_email = user.email
@@ -130,7 +126,7 @@ def profile(request):
         )
     except UserValidationError as error:
         add_errors(form, error.errors, FIELD_OF)
-        return _invalid(request, values)
+        return invalid(request, values)
     if image is not None:
         service.set_avatar(user, *image)
         changed.append("avatar")

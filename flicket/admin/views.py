@@ -13,7 +13,6 @@ from pyramid.security import remember
 from pyramid.view import view_config
 
 from flicket.accounts.models import Group, User
-from flicket.accounts.passwords import verify_password
 from flicket.accounts.profile import add_errors
 from flicket.accounts.users import (
     PROTECTED_GROUPS,
@@ -31,7 +30,9 @@ from flicket.admin.forms import (
     UserForm,
 )
 from flicket.admin.services import CONFIG_FIELDS, send_test_email, update_config
-from flicket.pagination import page_number, paginate
+from flicket.forms import invalid, password_confirmed
+from flicket.pagination import page_number, paginate, site_page_size
+from flicket.params import parse_id
 from flicket.permissions import Permission as P
 
 log = logging.getLogger(__name__)
@@ -48,34 +49,15 @@ USER_FIELD_LABELS = {
 }
 
 
-def _invalid(request, values, status=400):
-    request.response.status_int = status
-    return values
-
-
 def _from_query(request, model, what):
     """The ``model`` row named by ``?id=N``; 404 for a missing, bad or unknown id."""
-    raw = request.GET.get("id", "")
-    if not (raw.isdigit() and len(raw) < 12):
+    row_id = parse_id(request.GET.get("id"))
+    if row_id is None:
         raise HTTPNotFound(f"There is no such {what}.")
-    row = request.dbsession.get(model, int(raw))
+    row = request.dbsession.get(model, row_id)
     if row is None:
         raise HTTPNotFound(f"There is no such {what}.")
     return row
-
-
-def _per_page(request):
-    config = request.flicket_config
-    return (config.posts_per_page if config and config.posts_per_page else None) or 50
-
-
-def _password_confirmed(request, form):
-    if not form.validate():
-        return False
-    if not verify_password(form.password.data, request.user.password):
-        form.password.errors.append("That is not your password.")
-        return False
-    return True
 
 
 # -- home, configuration, test email -----------------------------------------------------------
@@ -104,7 +86,7 @@ def admin_config(request):
     if not is_post:
         return values
     if not form.validate():
-        return _invalid(request, values)
+        return invalid(request, values)
     changed = update_config(
         request.registry.settings,
         config,
@@ -129,7 +111,7 @@ def admin_test_email(request):
     if request.method != "POST":
         return values
     if not form.validate():
-        return _invalid(request, values)
+        return invalid(request, values)
     sent, message = send_test_email(request, form.email_address.data)
     if sent:
         request.session.flash(message, "success")
@@ -152,7 +134,7 @@ def admin_users(request):
         request.dbsession,
         request.user_service.users_page_statement(),
         page_number(request),
-        _per_page(request),
+        site_page_size(request),
     )
     return {
         "page": page,
@@ -181,7 +163,7 @@ def admin_add_user(request):
     if request.method != "POST":
         return values
     if not form.validate():
-        return _invalid(request, values)
+        return invalid(request, values)
     try:
         user = service.create_user(
             username=form.username.data,
@@ -195,7 +177,7 @@ def admin_add_user(request):
         )
     except UserValidationError as error:
         add_errors(form, error.errors)
-        return _invalid(request, values)
+        return invalid(request, values)
     log.info("admin added user: user=%s by=%s", user.id, request.user.id)
     request.session.flash(f"The user {user.username} was added.", "success")
     return HTTPFound(location=request.route_url("admin_users"))
@@ -227,7 +209,7 @@ def admin_edit_user(request):
     if request.method != "POST":
         return values
     if not form.validate():
-        return _invalid(request, values)
+        return invalid(request, values)
     old_email = user.email
     try:
         changed = service.update_user(
@@ -244,7 +226,7 @@ def admin_edit_user(request):
         )
     except UserValidationError as error:
         add_errors(form, error.errors)
-        return _invalid(request, values)
+        return invalid(request, values)
     headers = []
     if "password" in changed and user.id == request.user.id:
         headers = remember(request, user.id)  # the admin's own session goes on
@@ -279,17 +261,17 @@ def admin_delete_user(request):
         "page_title": "Delete User",
     }
     if values["problem"] is not None:
-        return _invalid(request, values, 409) if request.method == "POST" else values
+        return invalid(request, values, 409) if request.method == "POST" else values
     if request.method != "POST":
         return values
-    if not _password_confirmed(request, form):
-        return _invalid(request, values)
+    if not password_confirmed(request, form):
+        return invalid(request, values)
     username = user.username
     try:
         service.delete_user(user, request.user)
     except UserRefused as refusal:
         values["problem"] = refusal
-        return _invalid(request, values, 409)
+        return invalid(request, values, 409)
     request.session.flash(f"The user {username} was deleted.", "success")
     return HTTPFound(location=request.route_url("admin_users"))
 
@@ -311,12 +293,12 @@ def admin_groups(request):
     if request.method != "POST":
         return values
     if not form.validate():
-        return _invalid(request, values)
+        return invalid(request, values)
     try:
         group = service.create_group(form.group_name.data)
     except UserValidationError as error:
         add_errors(form, error.errors)
-        return _invalid(request, values)
+        return invalid(request, values)
     request.session.flash(f"The group {group.group_name} was added.", "success")
     return HTTPFound(location=request.route_url("admin_groups"))
 
@@ -336,16 +318,16 @@ def admin_edit_group(request):
     if request.method != "POST":
         return values
     if values["protected"]:
-        return _invalid(request, values, 409)
+        return invalid(request, values, 409)
     if not form.validate():
-        return _invalid(request, values)
+        return invalid(request, values)
     try:
         service.rename_group(group, form.group_name.data)
     except UserValidationError as error:
         add_errors(form, error.errors)
-        return _invalid(request, values)
+        return invalid(request, values)
     except UserRefused:
-        return _invalid(request, values, 409)
+        return invalid(request, values, 409)
     request.session.flash(f"The group was renamed to {group.group_name}.", "success")
     return HTTPFound(location=request.route_url("admin_groups"))
 
@@ -365,11 +347,11 @@ def admin_delete_group(request):
         "page_title": "Delete Group",
     }
     if values["protected"]:
-        return _invalid(request, values, 409) if request.method == "POST" else values
+        return invalid(request, values, 409) if request.method == "POST" else values
     if request.method != "POST":
         return values
-    if not _password_confirmed(request, form):
-        return _invalid(request, values)
+    if not password_confirmed(request, form):
+        return invalid(request, values)
     name = group.group_name
     service.delete_group(group)
     request.session.flash(f"The group {name} was deleted.", "success")

@@ -13,6 +13,7 @@ import math
 import sqlalchemy as sa
 
 from flicket.api.errors import APIError
+from flicket.pagination import site_page_size
 from flicket.params import parse_id
 
 MAX_PER_PAGE = 100
@@ -31,8 +32,7 @@ def paging(request):
     page = _positive_int(request, "page", request.matchdict.get("page") or request.GET.get("page"))
     per_page = _positive_int(request, "per_page", request.GET.get("per_page"))
     if per_page is None:
-        config = request.flicket_config
-        per_page = (config.posts_per_page if config else None) or 50
+        per_page = site_page_size(request)
     return page or 1, min(per_page, MAX_PER_PAGE)
 
 

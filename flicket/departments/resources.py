@@ -8,16 +8,17 @@ before anything is loaded; ``can_manage`` only decides what the pages show.
 
 from pyramid.httpexceptions import HTTPNotFound
 
+from flicket.params import parse_id
 from flicket.permissions import Permission as P
 
 MAX_ID_DIGITS = 12
 
 
 def _id_from(request, key):
-    value = request.matchdict.get(key, "")
-    if not (value.isascii() and value.isdigit()) or len(value) > MAX_ID_DIGITS:
+    value = parse_id(request.matchdict.get(key), MAX_ID_DIGITS)
+    if value is None:
         raise HTTPNotFound()
-    return int(value)
+    return value
 
 
 def department_from(request):

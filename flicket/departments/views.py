@@ -10,11 +10,11 @@ import sqlalchemy as sa
 from pyramid.httpexceptions import HTTPFound
 from pyramid.view import view_config
 
-from flicket.accounts.passwords import verify_password
 from flicket.departments.forms import CategoryForm, ConfirmPasswordForm, DepartmentForm
 from flicket.departments.resources import can_manage, category_from, department_from
 from flicket.departments.services import DepartmentError
-from flicket.pagination import page_number, paginate
+from flicket.forms import invalid, password_confirmed
+from flicket.pagination import page_number, paginate, site_page_size
 from flicket.permissions import Permission as P
 from flicket.tickets.models import Ticket
 
@@ -22,16 +22,6 @@ LIST = "departments/list.jinja2"
 CATEGORIES = "departments/categories.jinja2"
 EDIT = "departments/edit.jinja2"
 DELETE = "departments/delete.jinja2"
-
-
-def _per_page(request):
-    config = request.flicket_config
-    return (config.posts_per_page if config and config.posts_per_page else None) or 50
-
-
-def _invalid(request, values):
-    request.response.status_int = 400
-    return values
 
 
 def _done(request, message, location, kind="success"):
@@ -50,15 +40,6 @@ def _categories_url(request, department_id):
     return request.route_url("categories", department_id=department_id)
 
 
-def _password_confirmed(request, form):
-    if not form.validate():
-        return False
-    if not verify_password(form.password.data, request.user.password):
-        form.password.errors.append("That is not your password.")
-        return False
-    return True
-
-
 # -- the list and adding a department ---------------------------------------------------------
 
 
@@ -67,7 +48,7 @@ def _list_values(request, form):
         request.dbsession,
         request.departments.departments_statement(),
         page_number(request),
-        _per_page(request),
+        site_page_size(request),
     )
     return {
         "page": page,
@@ -108,7 +89,7 @@ def add_department(request):
                 f"Department “{department.department}” added.",
                 _departments_url(request),
             )
-    return _invalid(request, _list_values(request, form))
+    return invalid(request, _list_values(request, form))
 
 
 @view_config(
@@ -143,7 +124,7 @@ def edit_department(request):
                 f"Department “{old_name}” is now called “{department.department}”.",
                 _departments_url(request),
             )
-    return _invalid(request, values)
+    return invalid(request, values)
 
 
 @view_config(
@@ -170,8 +151,8 @@ def delete_department(request):
         return values
     if problem:
         return _done(request, problem, _departments_url(request), "warning")
-    if not _password_confirmed(request, form):
-        return _invalid(request, values)
+    if not password_confirmed(request, form):
+        return invalid(request, values)
     try:
         service.delete_department(department)
     except DepartmentError as error:
@@ -227,7 +208,7 @@ def add_category(request):
                 f"Category “{category.category}” added to “{department.department}”.",
                 _categories_url(request, department.id),
             )
-    return _invalid(request, _categories_values(request, department, form))
+    return invalid(request, _categories_values(request, department, form))
 
 
 @view_config(
@@ -262,7 +243,7 @@ def edit_category(request):
                 f"Category “{old_name}” is now called “{category.category}”.",
                 _categories_url(request, category.department_id),
             )
-    return _invalid(request, values)
+    return invalid(request, values)
 
 
 @view_config(
@@ -291,8 +272,8 @@ def delete_category(request):
         return values
     if problem:
         return _done(request, problem, back, "warning")
-    if not _password_confirmed(request, form):
-        return _invalid(request, values)
+    if not password_confirmed(request, form):
+        return invalid(request, values)
     try:
         service.delete_category(category)
     except DepartmentError as error:

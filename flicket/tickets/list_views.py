@@ -12,7 +12,7 @@ import io
 from pyramid.view import view_config
 
 from flicket import clock
-from flicket.pagination import page_number
+from flicket.pagination import page_number, site_page_size
 from flicket.permissions import Permission
 from flicket.tickets.lists import (
     DEFAULT_SORT,
@@ -26,8 +26,6 @@ from flicket.tickets.lists import (
 
 SORT_COOKIE = "tickets_sort"
 SORT_COOKIE_MAX_AGE = 2419200  # 28 days, as Flicket
-DEFAULT_PER_PAGE = 50
-MAX_PER_PAGE = 500
 DEFAULT_CSV_LIMIT = 1000
 
 #: list route -> (scope, page title)
@@ -79,13 +77,6 @@ def _remember_sort(request, sort):
         secure=bool(request.registry.settings.get("flicket.session.secure")),
         path="/",
     )
-
-
-def _per_page(request):
-    value = getattr(request.flicket_config, "posts_per_page", None)
-    if not isinstance(value, int) or value < 1:
-        return DEFAULT_PER_PAGE
-    return min(value, MAX_PER_PAGE)
 
 
 def _csv_limit(request):
@@ -147,7 +138,7 @@ def ticket_list(request):
         user_id=request.user.id,
         sort=sort,
         page=page_number(request),
-        per_page=_per_page(request),
+        per_page=site_page_size(request),
     )
 
     params = filters.query_params()

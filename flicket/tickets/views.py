@@ -14,9 +14,9 @@ from pyramid.view import view_config
 from sqlalchemy.orm import joinedload, selectinload
 
 from flicket.accounts.models import User
-from flicket.accounts.passwords import verify_password
+from flicket.forms import invalid, password_confirmed
 from flicket.markdown import render_markdown
-from flicket.pagination import page_number, paginate
+from flicket.pagination import page_number, paginate, site_page_size
 from flicket.params import parse_id
 from flicket.permissions import Permission as P
 from flicket.tickets.forms import (
@@ -52,20 +52,8 @@ def _refused(request, ticket, error):
     return HTTPFound(location=_ticket_url(request, ticket))
 
 
-def _invalid(request, values):
-    # The form is shown again with its errors. Whatever the operation wrote before it was
-    # refused is not committed: every 4xx/5xx answer is rolled back (flicket.db.commit_veto).
-    request.response.status_int = 400
-    return values
-
-
 def _by_id(items, wanted):
     return next((item for item in items if item.id == wanted), None)
-
-
-def _per_page(request):
-    config = request.flicket_config
-    return (config.posts_per_page if config and config.posts_per_page else None) or 50
 
 
 # -- create -------------------------------------------------------------------------------
@@ -82,7 +70,7 @@ def create_ticket(request):
     if request.method != "POST":
         return values
     if not form.validate():
-        return _invalid(request, values)
+        return invalid(request, values)
     category = _by_id(service.categories(), form.category.data)
     priority = _by_id(service.priorities(), form.priority.data)
     try:
@@ -97,7 +85,7 @@ def create_ticket(request):
         )
     except (UploadError, TicketError) as error:
         values["upload_error"] = str(error)
-        return _invalid(request, values)
+        return invalid(request, values)
     request.session[LAST_CATEGORY_KEY] = category.id
     return _done(request, ticket, f"Ticket {ticket.id_zfill} created: {ticket.title}")
 
@@ -118,7 +106,7 @@ def _ticket_page_values(request, ticket, form):
         .where(Post.ticket_id == ticket.id)
         .order_by(Post.id),
         page_number(request),
-        _per_page(request),
+        site_page_size(request),
     )
     post_ids = [post.id for post in page.items]
     actions = list(
@@ -226,7 +214,7 @@ def reply(request):
     service = request.tickets
     form = bind_choices(ReplyForm.from_request(request), service)
     if not form.validate():
-        return _invalid(request, _ticket_page_values(request, ticket, form))
+        return invalid(request, _ticket_page_values(request, ticket, form))
     close = "reply_close" in request.POST
     if close and not request.has_permission(P.TICKET_CLOSE, request.context):
         raise HTTPForbidden("Only the creator, the assignee or an administrator may close it.")
@@ -245,7 +233,7 @@ def reply(request):
     except (UploadError, TicketError) as error:
         values = _ticket_page_values(request, ticket, form)
         values["reply_error"] = str(error)
-        return _invalid(request, values)
+        return invalid(request, values)
     message = f"You replied to ticket {ticket.id_zfill}: {ticket.title}"
     if close:
         message = f"You replied to and closed ticket {ticket.id_zfill}."
@@ -255,7 +243,7 @@ def reply(request):
     count = request.dbsession.scalar(
         sa.select(sa.func.count()).select_from(Post).where(Post.ticket_id == ticket.id)
     )
-    last_page = max(1, -(-count // _per_page(request)))
+    last_page = max(1, -(-count // site_page_size(request)))
     return HTTPFound(
         location=request.route_url(
             "ticket_view_page", ticket_id=ticket.id, page=last_page, _anchor=f"post-{post.id}"
@@ -362,11 +350,11 @@ def assign(request):
     if request.method != "POST":
         return values
     if not form.validate():
-        return _invalid(request, values)
+        return invalid(request, values)
     assignee = request.tickets.user_by_username(form.username.data)
     if assignee is None:
         form.username.errors.append("There is no user with that username.")
-        return _invalid(request, values)
+        return invalid(request, values)
     try:
         request.tickets.assign(ticket, request.user, assignee)
     except TicketError as error:
@@ -443,7 +431,7 @@ def change_category(request):
     if request.method != "POST":
         return values
     if not form.validate():
-        return _invalid(request, values)
+        return invalid(request, values)
     category = _by_id(service.categories(), form.category.data)
     try:
         service.change_category(ticket, request.user, category)
@@ -477,7 +465,7 @@ def edit_ticket(request):
     if request.method != "POST":
         return values
     if not form.validate():
-        return _invalid(request, values)
+        return invalid(request, values)
     try:
         service.edit_ticket(
             ticket,
@@ -492,7 +480,7 @@ def edit_ticket(request):
         )
     except (UploadError, TicketError) as error:
         values["upload_error"] = str(error)
-        return _invalid(request, values)
+        return invalid(request, values)
     return _done(request, ticket, f"Ticket {ticket.id_zfill} saved.")
 
 
@@ -520,7 +508,7 @@ def edit_post(request):
     if request.method != "POST":
         return values
     if not form.validate():
-        return _invalid(request, values)
+        return invalid(request, values)
     try:
         service.edit_post(
             post,
@@ -534,7 +522,7 @@ def edit_post(request):
         )
     except (UploadError, TicketError) as error:
         values["upload_error"] = str(error)
-        return _invalid(request, values)
+        return invalid(request, values)
     return _done(request, ticket, "Reply saved.")
 
 
@@ -562,15 +550,6 @@ def post_history(request):
     return _history(request, History.post_id == post.id, post.ticket, "a reply")
 
 
-def _password_confirmed(request, form):
-    if not form.validate():
-        return False
-    if not verify_password(form.password.data, request.user.password):
-        form.password.errors.append("That is not your password.")
-        return False
-    return True
-
-
 @view_config(
     route_name="ticket_delete", renderer="tickets/delete.jinja2", permission=P.TICKET_DELETE
 )
@@ -585,8 +564,8 @@ def delete_ticket(request):
     }
     if request.method != "POST":
         return values
-    if not _password_confirmed(request, form):
-        return _invalid(request, values)
+    if not password_confirmed(request, form):
+        return invalid(request, values)
     number = ticket.id_zfill
     request.tickets.delete_ticket(ticket, request.user)
     request.session.flash(
@@ -603,8 +582,8 @@ def delete_post(request):
     values = {"ticket": ticket, "form": form, "what": "this reply", "page_title": "Delete reply"}
     if request.method != "POST":
         return values
-    if not _password_confirmed(request, form):
-        return _invalid(request, values)
+    if not password_confirmed(request, form):
+        return invalid(request, values)
     request.tickets.delete_post(post, request.user)
     return _done(request, ticket, "The reply was deleted.")
 
