@@ -70,6 +70,13 @@ def _one(request, statement, what):
     return item
 
 
+def _existing_ticket_id(request):
+    """The ``{ticket_id}`` of a per-ticket list; 404 when no such ticket exists."""
+    ticket_id = _id(request, "ticket_id")
+    _one(request, sa.select(Ticket.id).where(Ticket.id == ticket_id), "ticket")
+    return ticket_id
+
+
 def _query_int(request, name):
     raw = request.GET.get(name)
     if raw is None:
@@ -451,8 +458,7 @@ def unsubscribe(request):
 @view_config(route_name="api_ticket_posts", request_method="GET", **API)
 @view_config(route_name="api_ticket_posts_page", request_method="GET", **API)
 def list_posts(request):
-    ticket_id = _id(request, "ticket_id")
-    _one(request, sa.select(Ticket.id).where(Ticket.id == ticket_id), "ticket")
+    ticket_id = _existing_ticket_id(request)
     statement = sa.select(Post).where(Post.ticket_id == ticket_id).order_by(Post.id)
     return collection(
         request,
@@ -587,8 +593,7 @@ def list_subscriptions(request):
 @view_config(route_name="api_ticket_subscriptions", request_method="GET", **API)
 @view_config(route_name="api_ticket_subscriptions_page", request_method="GET", **API)
 def list_ticket_subscriptions(request):
-    ticket_id = _id(request, "ticket_id")
-    _one(request, sa.select(Ticket.id).where(Ticket.id == ticket_id), "ticket")
+    ticket_id = _existing_ticket_id(request)
     statement = (
         _subscription_query().where(Subscription.ticket_id == ticket_id).order_by(Subscription.id)
     )
@@ -634,8 +639,7 @@ def list_histories(request):
 @view_config(route_name="api_ticket_actions", request_method="GET", **API)
 @view_config(route_name="api_ticket_actions_page", request_method="GET", **API)
 def list_actions(request):
-    ticket_id = _id(request, "ticket_id")
-    _one(request, sa.select(Ticket.id).where(Ticket.id == ticket_id), "ticket")
+    ticket_id = _existing_ticket_id(request)
     statement = sa.select(Action).where(Action.ticket_id == ticket_id).order_by(Action.id)
     return collection(
         request,
