@@ -1,8 +1,10 @@
 """Packaging for Flicket, a simple ticketing system on Pyramid."""
 
+import importlib.util
 import os
 
 from setuptools import find_packages, setup
+from setuptools.command.build_py import build_py
 
 here = os.path.abspath(os.path.dirname(__file__))
 with open(os.path.join(here, "README.rst"), encoding="utf-8") as f:
@@ -24,6 +26,7 @@ requires = [
     "bcrypt>=4.1",
     "Markdown>=3.5",
     "nh3>=0.2.17",
+    "Babel>=2.12",
     "WTForms>=3.1",
     "email-validator>=2.1",
     "cryptography>=42",
@@ -43,6 +46,21 @@ tests_require = [
     "schemathesis>=4.0,<5",
     "aiosmtpd>=1.4.6",
 ]
+
+
+
+class BuildWithCatalogues(build_py):
+    """Compile the translation catalogues (flicket/locale/*/LC_MESSAGES/*.po) so the built
+    package ships their .mo files."""
+
+    def run(self):
+        path = os.path.join(here, "flicket", "catalogues.py")
+        spec = importlib.util.spec_from_file_location("flicket_catalogues", path)
+        catalogues = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(catalogues)
+        catalogues.compile_catalogues(os.path.join(here, "flicket", "locale"))
+        super().run()
+
 
 # The migrations live at the repository top level (alembic/, without __init__.py so it never
 # hides the alembic library); flicket/migrations is a link to it, so they are installed as
@@ -76,6 +94,7 @@ setup(
         ],
     },
     zip_safe=False,
+    cmdclass={"build_py": BuildWithCatalogues},
     extras_require={"testing": tests_require},
     install_requires=requires,
     entry_points={

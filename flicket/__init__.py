@@ -28,6 +28,7 @@ def main(global_config, **settings):
         config.include(".ratelimit")  # login and reset rate limits
         config.include(".mail")  # request.mailer, sent after commit
         config.include(".uploads")  # attachment storage outside every static path
+        config.include(".i18n")  # English and French: the locale of each request
         config.include(".templating")  # Jinja2 settings and layout values
         config.include(".tweens")  # security headers on every response
         config.include(".errors")  # HTML and JSON error views

@@ -1,19 +1,72 @@
 """Error views: HTML pages, or JSON ``{"error": ..., "message": ...}`` under /flicket-api/
 and for clients that prefer JSON. Unexpected errors are logged with an incident id that
-the page shows; the traceback never reaches the client."""
+the page shows; the traceback never reaches the client.
+
+A page shows its title and message in the reader's language (the template translates
+them); a JSON body is always English (``english``), as the rest of the API."""
 
 import logging
 import uuid
 
-from pyramid.httpexceptions import HTTPException, HTTPFound
+from pyramid.httpexceptions import (
+    HTTPBadRequest,
+    HTTPConflict,
+    HTTPException,
+    HTTPForbidden,
+    HTTPFound,
+    HTTPInternalServerError,
+    HTTPNotFound,
+    HTTPRequestEntityTooLarge,
+    HTTPServiceUnavailable,
+    HTTPTooManyRequests,
+)
 from pyramid.renderers import render_to_response
 from pyramid.view import exception_view_config, forbidden_view_config, notfound_view_config
 from sqlalchemy.exc import DBAPIError, OperationalError
 
 from flicket.api.errors import APIError
+from flicket.i18n import _, english, flash
 from flicket.security import is_api_request
 
 log = logging.getLogger(__name__)
+
+#: The HTTP reason phrases a page may show, by status (a JSON body keeps the English one).
+TITLES = {
+    400: _("Bad Request"),
+    401: _("Unauthorized"),
+    403: _("Forbidden"),
+    404: _("Not Found"),
+    405: _("Method Not Allowed"),
+    406: _("Not Acceptable"),
+    409: _("Conflict"),
+    413: _("Request Entity Too Large"),
+    415: _("Unsupported Media Type"),
+    429: _("Too Many Requests"),
+    500: _("Internal Server Error"),
+    503: _("Service Unavailable"),
+}
+#: Pyramid's default explanations (the message of an HTTP exception raised without one).
+EXPLANATIONS = {
+    HTTPBadRequest.explanation: _(
+        "The server could not comply with the request since it is either malformed or "
+        "otherwise incorrect."
+    ),
+    HTTPForbidden.explanation: _("Access was denied to this resource."),
+    HTTPNotFound.explanation: _("The resource could not be found."),
+    HTTPConflict.explanation: _("There was a conflict when trying to complete your request."),
+    HTTPRequestEntityTooLarge.explanation: _(
+        "The body of your request was too large for this server."
+    ),
+    HTTPTooManyRequests.explanation: _(
+        "The action could not be performed because there were too many requests by the client."
+    ),
+    HTTPInternalServerError.explanation: _(
+        "The server has either erred or is incapable of performing the requested operation."
+    ),
+    HTTPServiceUnavailable.explanation: _(
+        "The server is currently unavailable. Please try again at a later time."
+    ),
+}
 
 
 def wants_json(request):
@@ -25,15 +78,19 @@ def wants_json(request):
 
 
 def error_response(request, status, title, message=None, headers=None):
+    """The error page or JSON body. ``title`` (the reason phrase) and ``message`` may be
+    messages to translate: a page shows them in the reader's language, JSON in English."""
     if wants_json(request):
-        body = {"error": title}
+        body = {"error": english(title)}
         if message:
-            body["message"] = message
+            body["message"] = english(message)
         response = request.response
         response.status_int = status
         response.json_body = body
         response.content_type = "application/json"
     else:
+        if title == TITLES.get(status):
+            title = TITLES[status]
         response = render_to_response(
             "errors/error.jinja2",
             {"status": status, "error_title": title, "message": message},
@@ -47,7 +104,7 @@ def error_response(request, status, title, message=None, headers=None):
 
 @notfound_view_config()
 def not_found(exc, request):
-    return error_response(request, 404, "Not Found", "The page or resource does not exist.")
+    return error_response(request, 404, "Not Found", _("The page or resource does not exist."))
 
 
 @forbidden_view_config()
@@ -62,11 +119,11 @@ def forbidden(exc, request):
                 {"WWW-Authenticate": 'Bearer realm="flicket-api"'},
             )
         if request.path_info != "/":
-            request.session.flash("Please log in to see this page.", "info")
+            flash(request, _("Please log in to see this page."), "info")
         location = request.route_url("login", _query={"next": request.path_qs})
         return HTTPFound(location=location)
     log.info("forbidden: user=%s path=%r", request.user.id, request.path)
-    return error_response(request, 403, "Forbidden", "You are not allowed to do this.")
+    return error_response(request, 403, "Forbidden", _("You are not allowed to do this."))
 
 
 @exception_view_config(HTTPException)
@@ -75,9 +132,11 @@ def http_exception(exc, request):
         return exc
     if exc.status_int == 400 and "CSRF" in type(exc).__name__:
         log.warning("CSRF check failed: path=%r addr=%s", request.path, request.client_addr)
-        message = "The form expired or was sent from elsewhere. Reload the page and try again."
+        message = _("The form expired or was sent from elsewhere. Reload the page and try again.")
+    elif isinstance(exc.detail, str):
+        message = exc.detail
     else:
-        message = exc.detail if isinstance(exc.detail, str) else exc.explanation
+        message = EXPLANATIONS.get(exc.explanation, exc.explanation)
     headers = {k: v for k, v in exc.headers.items() if k in ("Retry-After", "Allow")}
     return error_response(request, exc.status_int, exc.title, message, headers)
 
@@ -94,7 +153,7 @@ def database_unavailable(exc, request):
         request,
         503,
         "Service Unavailable",
-        "The database is not reachable just now. Please try again in a moment.",
+        _("The database is not reachable just now. Please try again in a moment."),
         {"Retry-After": "5"},
     )
 
@@ -116,7 +175,10 @@ def server_error(exc, request):
         request,
         500,
         "Internal Server Error",
-        f"Something went wrong on our side. Incident {incident} has been logged.",
+        _(
+            "Something went wrong on our side. Incident ${incident} has been logged.",
+            mapping={"incident": incident},
+        ),
     )
 
 

@@ -7,6 +7,7 @@ themselves carry no CSRF logic; templates add the token with the ``csrf_field`` 
 from wtforms import Form
 
 from flicket.accounts.passwords import verify_password
+from flicket.i18n import _, translate
 
 
 class WebObFormData:
@@ -29,10 +30,19 @@ class WebObFormData:
 
 
 class BaseForm(Form):
+    """Labels, descriptions and messages are marked with ``_`` where the form is declared;
+    ``from_request`` shows them in the request's language (WTForms' own messages, such as
+    "This field is required.", come from WTForms' catalogue for that language)."""
+
     @classmethod
     def from_request(cls, request, **kwargs):
         formdata = WebObFormData(request.POST) if request.method == "POST" else None
-        return cls(formdata, **kwargs)
+        localizer = request.localizer
+        form = cls(formdata, meta={"locales": [localizer.locale_name]}, **kwargs)
+        for field in form:
+            field.label.text = translate(field.label.text, localizer)
+            field.description = translate(field.description, localizer)
+        return form
 
 
 def invalid(request, values, status=400):
@@ -47,6 +57,6 @@ def password_confirmed(request, form):
     if not form.validate():
         return False
     if not verify_password(form.password.data, request.user.password):
-        form.password.errors.append("That is not your password.")
+        form.password.errors.append(_("That is not your password."))
         return False
     return True

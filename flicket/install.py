@@ -14,8 +14,10 @@ from alembic.script import ScriptDirectory
 from sqlalchemy.dialects import mysql
 
 from flicket.accounts.models import ADMIN_GROUP_NAME, SUPER_USER_GROUP_NAME, Group, User
+from flicket.accounts.users import listing
 from flicket.admin.models import DEFAULT_ALLOWED_EXTENSIONS, Config
 from flicket.departments.models import Category, Department
+from flicket.i18n import _, english
 from flicket.tickets.models import Priority, Status
 
 #: Our first revision: exactly the Flicket 0.3.5 schema.
@@ -62,7 +64,12 @@ CONFIG_DEFAULTS = {
 
 
 class SetupError(Exception):
-    """Set-up cannot go on; the message says why and what to do."""
+    """Set-up cannot go on; ``message`` (to translate) says why and what to do;
+    ``str(error)`` is the English text."""
+
+    def __init__(self, message):
+        super().__init__(english(message))
+        self.message = message
 
 
 def alembic_config(connection=None):
@@ -93,7 +100,8 @@ def compare_type(context, inspected_column, metadata_column, inspected_type, met
 def upgrade_database(engine):
     """Create or upgrade the schema to the newest revision; adopt a Flicket 0.3.x database.
 
-    Returns the list of things done (empty when the schema was already current).
+    Returns the list of things done, messages to translate (empty when the schema was
+    already current).
     """
     done = []
     config = alembic_config()
@@ -104,8 +112,11 @@ def upgrade_database(engine):
         current = MigrationContext.configure(connection).get_current_heads()
         if any(rev in FLICKET_OLDER_REVISIONS for rev in current):
             raise SetupError(
-                f"This is a Flicket database at an old revision ({', '.join(current)}). "
-                "Upgrade it with Flicket 0.3.5 first (flask db upgrade), then run flicket-setup."
+                _(
+                    "This is a Flicket database at an old revision (${revisions}). Upgrade it "
+                    "with Flicket 0.3.5 first (flask db upgrade), then run flicket-setup.",
+                    mapping={"revisions": ", ".join(current)},
+                )
             )
         flicket_revisions = [rev for rev in current if rev in FLICKET_FINAL_REVISIONS]
         if flicket_revisions:
@@ -117,28 +128,48 @@ def upgrade_database(engine):
                 {"ours": BASE_REVISION, "theirs": flicket_revisions[0]},
             )
             done.append(
-                f"Recognised a Flicket 0.3.x database (revision {flicket_revisions[0]}); "
-                "it is now managed by these migrations."
+                _(
+                    "Recognised a Flicket 0.3.x database (revision ${revision}); "
+                    "it is now managed by these migrations.",
+                    mapping={"revision": flicket_revisions[0]},
+                )
             )
             current = (BASE_REVISION,)
         unknown = [rev for rev in current if rev not in ours]
         if unknown:
-            raise SetupError(f"The database is at an unknown revision {', '.join(unknown)}.")
+            raise SetupError(
+                _(
+                    "The database is at an unknown revision ${revisions}.",
+                    mapping={"revisions": ", ".join(unknown)},
+                )
+            )
         if not current and "flicket_users" in tables:
             raise SetupError(
-                "The database has Flicket tables but no migration history; "
-                "upgrade it with Flicket 0.3.5 (flask db upgrade) first."
+                _(
+                    "The database has Flicket tables but no migration history; "
+                    "upgrade it with Flicket 0.3.5 (flask db upgrade) first."
+                )
             )
         head = script.get_current_head()
         if tuple(current) != (head,):
             command.upgrade(alembic_config(connection), "head")
-            before = current[0] if current else "empty"
-            done.append(f"Database schema upgraded from {before} to {head}.")
+            if current:
+                done.append(
+                    _(
+                        "Database schema upgraded from ${before} to ${head}.",
+                        mapping={"before": current[0], "head": head},
+                    )
+                )
+            else:
+                done.append(
+                    _("Database schema upgraded from empty to ${head}.", mapping={"head": head})
+                )
     return done
 
 
 def seed(dbsession, base_url=None):
-    """Create whatever seed data is missing; never touch existing rows."""
+    """Create whatever seed data is missing; never touch existing rows. Returns the list of
+    things done, messages to translate."""
     done = []
     config = dbsession.scalars(sa.select(Config).order_by(Config.id).limit(1)).first()
     if config is None:
@@ -148,16 +179,21 @@ def seed(dbsession, base_url=None):
             config.mail_debug = True
             config.mail_suppress_send = True
         dbsession.add(config)
-        done.append("Created the site configuration.")
+        done.append(_("Created the site configuration."))
     elif base_url and not config.base_url:
         config.base_url = base_url
-        done.append(f"Set the base URL to {base_url}.")
+        done.append(_("Set the base URL to ${url}.", mapping={"url": base_url}))
 
     # Created in this order, so a fresh database has Flicket's ids (Open = 1, high = 3).
-    for model, column, names, label in (
-        (Status, Status.status, STATUSES, "statuses"),
-        (Priority, Priority.priority, PRIORITIES, "priorities"),
-        (Group, Group.group_name, (ADMIN_GROUP_NAME, SUPER_USER_GROUP_NAME), "groups"),
+    for model, column, names, created in (
+        (Status, Status.status, STATUSES, _("Created statuses: ${names}.")),
+        (Priority, Priority.priority, PRIORITIES, _("Created priorities: ${names}.")),
+        (
+            Group,
+            Group.group_name,
+            (ADMIN_GROUP_NAME, SUPER_USER_GROUP_NAME),
+            _("Created groups: ${names}."),
+        ),
     ):
         existing = set(dbsession.scalars(sa.select(column)))
         missing = [name for name in names if name not in existing]
@@ -165,7 +201,7 @@ def seed(dbsession, base_url=None):
             dbsession.add(model(**{column.key: name}))
             dbsession.flush()
         if missing:
-            done.append(f"Created {label}: {', '.join(missing)}.")
+            done.append(created % {"names": ", ".join(missing)})
 
     # Departments are examples for a new site: only an empty table gets them, so an adopted
     # or customised site never sees a deleted department come back.
@@ -177,7 +213,12 @@ def seed(dbsession, base_url=None):
             for category_name in category_names:
                 dbsession.add(Category(category=category_name, department=department))
         category_count = sum(len(names) for names in DEPARTMENTS.values())
-        done.append(f"Created {len(DEPARTMENTS)} departments and {category_count} categories.")
+        done.append(
+            _(
+                "Created ${departments} departments and ${categories} categories.",
+                mapping={"departments": len(DEPARTMENTS), "categories": category_count},
+            )
+        )
     dbsession.flush()
     return done
 
@@ -199,15 +240,27 @@ def create_admin(dbsession, accounts, username, email, password):
     username = (username or "").strip()
     email = (email or "").strip() or None
     if not 4 <= len(username) <= 24 or "@" in username:
-        raise SetupError("The admin username must be 4 to 24 characters, without '@'.")
+        raise SetupError(_("The admin username must be 4 to 24 characters, without '@'."))
     if accounts.find_by_login(username) is not None:
-        raise SetupError(f"A user named {username!r} already exists.")
+        raise SetupError(
+            _("A user named ${username} already exists.", mapping={"username": repr(username)})
+        )
     if email and (len(email) > 60 or "@" not in email or accounts.find_by_email(email)):
-        raise SetupError(f"The email address {email!r} is not valid or already in use.")
+        raise SetupError(
+            _(
+                "The email address ${email} is not valid or already in use.",
+                mapping={"email": repr(email)},
+            )
+        )
     candidate = User(username=username, name=username, email=email)
     problems = accounts.password_problems(password, candidate)
     if problems:
-        raise SetupError("The admin password was refused: " + " ".join(problems))
+        raise SetupError(
+            _(
+                "The admin password was refused: ${problems}",
+                mapping={"problems": listing(problems, " ")},
+            )
+        )
     user = User(
         username=username,
         name=username,

@@ -33,12 +33,15 @@ they record every message whatever that setting says (a new site starts with it 
 
 import logging
 import os
+import re
 
 import transaction
 from pyramid.renderers import render
 from pyramid_mailer.interfaces import IMailer
 from pyramid_mailer.mailer import DebugMailer, Mailer
 from pyramid_mailer.message import Message
+
+from flicket.i18n import localized, localizer_for, translate
 
 log = logging.getLogger(__name__)
 
@@ -218,9 +221,14 @@ def request_mailer(request):
     return mailer.bind(transaction_manager=tm) if tm is not None else mailer
 
 
+#: Runs of ASCII white space and of everything ``str.splitlines`` breaks at; non-breaking
+#: spaces (French typography) are kept.
+_LINE_BREAKS_AND_SPACES = re.compile(r"[ \t\n\x0b\x0c\r\x1c-\x1f\x85\u2028\u2029]+")
+
+
 def single_line(text):
     """Header values never carry a line break (no header injection via titles or names)."""
-    return " ".join(str(text).split())
+    return _LINE_BREAKS_AND_SPACES.sub(" ", str(text)).strip(" ")
 
 
 def _sender(request):
@@ -231,17 +239,23 @@ def _sender(request):
 
 
 def _render(request, template, subject, values):
+    """Subject, text and HTML bodies, in the language ``localized`` has set."""
+    subject = translate(subject)
     values = {"subject": subject, **values}
     return (
+        subject,
         render(f"email/{template}/body.txt.jinja2", values, request),
         render(f"email/{template}/body.html.jinja2", values, request),
     )
 
 
-def send_templated_mail(request, template, recipients, subject, **values):
+def send_templated_mail(request, template, recipients, subject, *, locale=None, **values):
     """Render ``templates/email/<template>/body.{txt,html}.jinja2`` and send one message to
-    ``recipients`` (they all see each other's addresses)."""
-    body, html = _render(request, template, subject, values)
+    ``recipients`` (they all see each other's addresses), written in ``locale`` (the
+    recipients' language; by default the request's)."""
+    localizer = localizer_for(request.registry, locale) if locale else request.localizer
+    with localized(localizer):
+        subject, body, html = _render(request, template, subject, values)
     message = Message(
         subject=single_line(subject),
         sender=single_line(_sender(request)),
@@ -254,18 +268,21 @@ def send_templated_mail(request, template, recipients, subject, **values):
 
 
 def send_templated_mail_to_each(request, template, recipients, subject, **values):
-    """Render the templates once and send one message per recipient (nobody sees the
-    other recipients' addresses). Returns the messages."""
-    if not recipients:
-        return []
-    body, html = _render(request, template, subject, values)
-    sender = single_line(_sender(request))
-    messages = []
-    for recipient in recipients:
+    """Send one message per recipient (nobody sees the other recipients' addresses), each
+    in its recipient's language. ``recipients`` are ``(address, locale)`` pairs; the
+    templates are rendered once per language. Returns the messages."""
+    sender = single_line(_sender(request)) if recipients else None
+    rendered, messages = {}, []
+    for address, locale in recipients:
+        localizer = localizer_for(request.registry, locale)
+        if localizer.locale_name not in rendered:
+            with localized(localizer):
+                rendered[localizer.locale_name] = _render(request, template, subject, values)
+        text_subject, body, html = rendered[localizer.locale_name]
         message = Message(
-            subject=single_line(subject),
+            subject=single_line(text_subject),
             sender=sender,
-            recipients=[single_line(recipient)],
+            recipients=[single_line(address)],
             body=body,
             html=html,
         )

@@ -31,6 +31,7 @@ import logging
 import sqlalchemy as sa
 
 from flicket.accounts.models import User
+from flicket.i18n import _
 from flicket.mail import send_templated_mail_to_each
 from flicket.tickets import events
 from flicket.tickets.models import Subscription
@@ -48,8 +49,24 @@ def display_name(user):
     return user.name or user.username
 
 
-def ticket_subject(ticket, ending):
-    return f'Ticket #{ticket.id_zfill} - "{ticket.title or ""}" {ending}'
+#: Subjects by notice; each recipient reads it in their own language.
+SUBJECTS = {
+    "ticket_created": _('Ticket #${number} - "${title}" has been created.'),
+    "ticket_replied": _('Ticket #${number} - "${title}" has new replies.'),
+    "ticket_assigned": _('Ticket #${number} - "${title}" has been assigned to ${name}.'),
+    "ticket_released": _('Ticket #${number} - "${title}" has been released.'),
+    "ticket_closed": _('Ticket #${number} - "${title}" has been closed.'),
+    "ticket_category_changed": _(
+        'Ticket #${number} - "${title}" has changed department and/or category.'
+    ),
+}
+
+
+def ticket_subject(template, ticket, **mapping):
+    return _(
+        SUBJECTS[template],
+        mapping={"number": ticket.id_zfill, "title": ticket.title or "", **mapping},
+    )
 
 
 def usable_address(email):
@@ -62,8 +79,8 @@ def usable_address(email):
 
 
 def addresses(users, exclude=()):
-    """The addresses of ``users`` that may receive ticket mail: enabled accounts with a
-    usable address, each address once, none of the ``exclude`` users."""
+    """``(address, locale)`` of the ``users`` that may receive ticket mail: enabled accounts
+    with a usable address, each address once, none of the ``exclude`` users."""
     excluded_ids = {user.id for user in exclude if user is not None}
     excluded = {
         (user.email or "").strip().lower() for user in exclude if user is not None and user.email
@@ -79,7 +96,7 @@ def addresses(users, exclude=()):
         if key in seen or key in excluded:
             continue
         seen.add(key)
-        result.append(email)
+        result.append((email, user.locale))
     return result
 
 
@@ -107,7 +124,7 @@ def details(ticket, *, status=None, assignee=None, use_current=True):
     }
 
 
-def notify(event, template, recipients, ending, **values):
+def notify(event, template, recipients, subject_mapping=None, **values):
     """Render and queue one message per recipient; a failure is logged, never raised, so
     a mail problem cannot lose the ticket operation that triggered it."""
     if not recipients:
@@ -119,12 +136,12 @@ def notify(event, template, recipients, ending, **values):
             request,
             template,
             recipients,
-            ticket_subject(ticket, ending),
+            ticket_subject(template, ticket, **(subject_mapping or {})),
             ticket=ticket,
             number=ticket.id_zfill,
             title=ticket.title or "",
             link=request.public_url("ticket_view", ticket_id=ticket.id),
-            actor_name=display_name(event.actor) or "Someone",
+            actor_name=display_name(event.actor),
             **values,
         )
     except Exception:  # noqa: BLE001 - logged with its traceback; the operation goes on
@@ -136,7 +153,7 @@ def notify(event, template, recipients, ending, **values):
 
 
 def ticket_created(event):
-    notify(event, "ticket_created", addresses([event.ticket.user]), "has been created.")
+    notify(event, "ticket_created", addresses([event.ticket.user]))
 
 
 def ticket_replied(event):
@@ -146,19 +163,18 @@ def ticket_replied(event):
         event,
         "ticket_replied",
         recipients,
-        "has new replies.",
         reply=post.content if post is not None else "",
     )
 
 
 def _assigned(event, assignee, claimed):
     recipients = addresses(subscribers(event.request, event.ticket))
-    name = display_name(assignee) or "Someone"
+    name = display_name(assignee)
     notify(
         event,
         "ticket_assigned",
         recipients,
-        f"has been assigned to {name}.",
+        {"name": name or _("Someone")},
         assignee_name=name,
         claimed=claimed,
         previous_name=display_name(event.previous_assignee),
@@ -178,7 +194,6 @@ def ticket_released(event):
         event,
         "ticket_released",
         addresses(subscribers(event.request, event.ticket)),
-        "has been released.",
         previous_name=display_name(event.previous_assignee),
     )
 
@@ -189,7 +204,6 @@ def ticket_closed(event):
         event,
         "ticket_closed",
         addresses(subscribers(event.request, ticket)),
-        "has been closed.",
         details=details(
             ticket,
             status=event.previous_status,
@@ -206,7 +220,6 @@ def ticket_category_changed(event):
         event,
         "ticket_category_changed",
         addresses(subscribers(event.request, event.ticket)),
-        "has changed department and/or category.",
         previous_category=previous.department_category if previous is not None else "",
         category=current.department_category if current is not None else "",
     )

@@ -12,6 +12,7 @@ from pyramid.events import BeforeRender
 from sqlalchemy.exc import SQLAlchemyError
 
 import flicket
+from flicket.i18n import install_jinja2
 from flicket.markdown import render_markdown
 from flicket.uploads import allowed_extensions
 
@@ -56,3 +57,4 @@ def includeme(config):
     env.globals["render_markdown"] = render_markdown
     env.globals["allowed_extensions"] = allowed_extensions
     env.autoescape = _autoescape
+    install_jinja2(env)

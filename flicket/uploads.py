@@ -10,6 +10,8 @@ from pathlib import Path
 
 import transaction
 
+from flicket.i18n import _, english
+
 log = logging.getLogger(__name__)
 
 CHUNK = 64 * 1024
@@ -26,7 +28,15 @@ ACTIVE_TYPES = {
 
 
 class UploadError(ValueError):
-    """A file was refused; the message says why (in words for the person uploading)."""
+    """A file was refused; ``message`` says why (in words for the person uploading: a
+    TranslationString, shown with ``translate``)."""
+
+    def __init__(self, message):
+        super().__init__(message)
+        self.message = message
+
+    def __str__(self):
+        return english(self.message)
 
 
 def allowed_extensions(config):
@@ -75,7 +85,10 @@ class UploadStorage:
             name = clean_original_name(item.filename)
             if extension_of(name) not in allowed:
                 raise UploadError(
-                    f"{name!r} cannot be attached. Allowed file types: {', '.join(allowed)}."
+                    _(
+                        "${name} cannot be attached. Allowed file types: ${types}.",
+                        mapping={"name": repr(name), "types": ", ".join(allowed)},
+                    )
                 )
 
     def save(self, item, transaction_manager=None):
@@ -94,7 +107,12 @@ class UploadStorage:
                     target.close()
                     path.unlink(missing_ok=True)
                     limit = self.max_size // (1024 * 1024) or 1
-                    raise UploadError(f"{original!r} is larger than {limit} MB.")
+                    raise UploadError(
+                        _(
+                            "${name} is larger than ${limit} MB.",
+                            mapping={"name": repr(original), "limit": limit},
+                        )
+                    )
                 target.write(chunk)
         manager = transaction_manager or transaction.manager
         current = manager.get()

@@ -17,6 +17,8 @@ from pathlib import Path
 
 import transaction
 
+from flicket.i18n import _, english
+
 log = logging.getLogger(__name__)
 
 MAX_AVATAR_SIZE = 1024 * 1024
@@ -36,7 +38,12 @@ ACTIVE_MARKERS = (b"<script", b"<html", b"<svg", b"<!doctype", b"<iframe", b"<bo
 
 
 class AvatarError(ValueError):
-    """The image was refused; the message says why, in words for the person uploading."""
+    """The image was refused; ``message`` says why, in words for the person uploading (a
+    message to translate; ``str(error)`` is the English text)."""
+
+    def __init__(self, message):
+        super().__init__(english(message))
+        self.message = message
 
 
 def sniff_image(data):
@@ -55,15 +62,15 @@ def sniff_image(data):
 def check_image(data):
     """The detected extension of ``data``; raises AvatarError for anything but an image."""
     if not data:
-        raise AvatarError("The file is empty.")
+        raise AvatarError(_("The file is empty."))
     kind = sniff_image(data)
     if kind is None:
         raise AvatarError(
-            "The avatar must be a PNG, JPEG, GIF or WebP image (the file's content is not)."
+            _("The avatar must be a PNG, JPEG, GIF or WebP image (the file's content is not).")
         )
     lowered = data.lower()
     if any(marker in lowered for marker in ACTIVE_MARKERS):
-        raise AvatarError("The avatar file contains web page code; choose a plain image.")
+        raise AvatarError(_("The avatar file contains web page code; choose a plain image."))
     return kind
 
 
@@ -75,8 +82,10 @@ def read_upload(item, max_size=MAX_AVATAR_SIZE):
     while chunk := source.read(CHUNK):
         size += len(chunk)
         if size > max_size:
-            limit = max_size / (1024 * 1024)
-            raise AvatarError(f"The avatar is too large: at most {limit:g} MB.")
+            limit = f"{max_size / (1024 * 1024):g}"
+            raise AvatarError(
+                _("The avatar is too large: at most ${size} MB.", mapping={"size": limit})
+            )
         chunks.append(chunk)
     return b"".join(chunks)
 
@@ -102,7 +111,7 @@ class AvatarStorage:
     def save(self, data, kind, transaction_manager=None):
         """Write checked image bytes under a new random name; removed again on abort."""
         if kind not in IMAGE_TYPES:
-            raise AvatarError("Unknown image type.")
+            raise AvatarError(_("Unknown image type."))
         self.directory.mkdir(mode=0o750, parents=True, exist_ok=True)
         stored = f"{secrets.token_hex(16)}.{kind}"
         path = self.directory / stored

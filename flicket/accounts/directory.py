@@ -13,6 +13,7 @@ from pyramid.view import view_config
 from sqlalchemy.orm import selectinload
 
 from flicket.accounts.models import User
+from flicket.i18n import _
 from flicket.pagination import page_number, paginate, site_page_size
 from flicket.params import parse_id
 from flicket.permissions import Permission as P
@@ -75,7 +76,7 @@ def users(request):
         "filter": text,
         "page_query": query,
         "complete_url": request.route_path("users_complete"),
-        "page_title": "Users",
+        "page_title": _("Users"),
     }
 
 
@@ -88,18 +89,18 @@ def users(request):
 def user(request):
     user_id = parse_id(request.matchdict.get("user_id"), MAX_ID_DIGITS)
     if user_id is None:
-        raise HTTPNotFound("There is no such user.")
+        raise HTTPNotFound(_("There is no such user."))
     shown = request.dbsession.scalar(
         sa.select(User).options(selectinload(User.groups)).where(User.id == user_id)
     )
     if shown is None:
-        raise HTTPNotFound("There is no such user.")
+        raise HTTPNotFound(_("There is no such user."))
     return {
         "shown": shown,
         "avatar_url": request.route_path(
             "avatar", filename=shown.avatar or "__default_profile.png"
         ),
-        "page_title": shown.name or shown.username or "User",
+        "page_title": shown.name or shown.username or _("User"),
     }
 
 

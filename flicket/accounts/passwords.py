@@ -15,6 +15,8 @@ from importlib import resources
 
 import bcrypt
 
+from flicket.i18n import _
+
 BCRYPT_MAX_BYTES = 72
 #: Longer input is refused before any hashing: no one types more, and hashing it is work.
 MAX_PASSWORD_LENGTH = 1024
@@ -106,18 +108,25 @@ def is_common(password, context_words=()):
 
 
 def password_problems(password, min_length=12, context_words=()):
-    """The reasons ``password`` may not be chosen (an empty list when it is fine).
+    """The reasons ``password`` may not be chosen (an empty list when it is fine), as
+    messages to translate (``flicket.i18n.translate``; ``english`` for logs and the API).
 
     No composition rules: length and commonness are what make a password strong.
     """
     problems = []
     if len(password) < min_length:
-        problems.append(f"Use at least {min_length} characters.")
+        problems.append(
+            _("Use at least ${min_length} characters.", mapping={"min_length": min_length})
+        )
     elif len(password) > MAX_PASSWORD_LENGTH:
-        problems.append(f"Use at most {MAX_PASSWORD_LENGTH} characters.")
+        problems.append(
+            _("Use at most ${max_length} characters.", mapping={"max_length": MAX_PASSWORD_LENGTH})
+        )
     elif is_common(password, ("flicket", *context_words)):
         problems.append(
-            "This password is too common or too easy to guess "
-            "(it is a well-known password, a keyboard run, or made of your name)."
+            _(
+                "This password is too common or too easy to guess "
+                "(it is a well-known password, a keyboard run, or made of your name)."
+            )
         )
     return problems

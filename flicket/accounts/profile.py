@@ -24,20 +24,21 @@ from flicket.accounts.avatars import (
     read_upload,
 )
 from flicket.accounts.forms import ProfileForm
-from flicket.accounts.users import SUPPORTED_LOCALES, UserValidationError, notify_account_changed
+from flicket.accounts.users import UserValidationError, notify_account_changed
 from flicket.forms import invalid
+from flicket.i18n import LOCALES, _, flash, localizer_for
 from flicket.permissions import Permission as P
 
 log = logging.getLogger(__name__)
 
 #: Flash text for each field that changed, in the order they are shown.
 CHANGE_MESSAGES = {
-    "name": "Your name was saved.",
-    "email": "Your email address was changed.",
-    "job_title": "Your job title was saved.",
-    "locale": "Your language was saved.",
-    "avatar": "Your avatar was changed.",
-    "password": "Your password was changed. Your other sessions and API tokens have ended.",
+    "name": _("Your name was saved."),
+    "email": _("Your email address was changed."),
+    "job_title": _("Your job title was saved."),
+    "locale": _("Your language was saved."),
+    "avatar": _("Your avatar was changed."),
+    "password": _("Your password was changed. Your other sessions and API tokens have ended."),
 }
 #: The service names the new password "password"; this form calls it "new_password".
 FIELD_OF = {"password": "new_password"}
@@ -56,18 +57,23 @@ def add_errors(form, errors, field_of=None):
 
 
 def _current_password_refused(request, form):
-    """An error message when the current password is missing or wrong, else None."""
+    """``(error message, status)`` when the current password is missing or wrong (429
+    while the account's attempts are rate-limited), else None."""
     user = request.user
     if not form.password.data:
-        return "Enter your current password to change your email address or password."
+        return _("Enter your current password to change your email address or password."), 400
     retry_after = throttle.login_retry_after(request, user.username)
     if retry_after:
         minutes = max(1, (retry_after + 59) // 60)
-        return f"Too many wrong passwords. Try again in {minutes} minute(s)."
+        message = _(
+            "Too many wrong passwords. Try again in ${minutes} minute(s).",
+            mapping={"minutes": minutes},
+        )
+        return message, 429
     if not request.user_service.check_current_password(user, form.password.data):
         throttle.record_login_failure(request, user.username)
         log.info("profile: wrong current password: user=%s", user.id)
-        return "That is not your current password."
+        return _("That is not your current password."), 400
     return None
 
 
@@ -79,14 +85,15 @@ def profile(request):
         name=user.name,
         email=user.email,
         job_title=user.job_title,
-        locale=user.locale if user.locale in SUPPORTED_LOCALES else "en",
+        locale=user.locale if user.locale in LOCALES else "en",
     )
-    form.locale.choices = list(SUPPORTED_LOCALES.items())
+    # Each language is named in its own language, whatever the page's language.
+    form.locale.choices = list(LOCALES.items())
     values = {
         "form": form,
         "user": user,
         "avatar_src": avatar_url(request, user),
-        "page_title": "User Details",
+        "page_title": _("User Details"),
     }
     if request.method != "POST":
         return values
@@ -96,10 +103,11 @@ def profile(request):
     new_password = form.new_password.data or ""
     email_changes = (form.email.data or "").strip().lower() != (user.email or "").lower()
     if new_password or email_changes:
-        problem = _current_password_refused(request, form)
-        if problem:
+        refused = _current_password_refused(request, form)
+        if refused:
+            problem, status = refused
             form.password.errors.append(problem)
-            return invalid(request, values, 429 if "Too many" in problem else 400)
+            return invalid(request, values, status)
 
     image = None
     upload = request.POST.get("avatar")
@@ -108,7 +116,7 @@ def profile(request):
             data = read_upload(upload)
             image = (data, check_image(data))
         except AvatarError as error:
-            form.avatar.errors.append(str(error))
+            form.avatar.errors.append(error.message)
             return invalid(request, values)
 
     service = request.user_service
@@ -136,11 +144,14 @@ def profile(request):
         # Every session ended with the password change; this one goes on, re-issued.
         headers = remember(request, user.id)
     notify_account_changed(request, user, old_email, changed)
+    if "locale" in changed:
+        # The messages below are already in the language just chosen.
+        request.localizer = localizer_for(request.registry, user.locale)
     for field, message in CHANGE_MESSAGES.items():
         if field in changed:
-            request.session.flash(message, "success")
+            flash(request, message, "success")
     if not changed:
-        request.session.flash("Nothing was changed.", "info")
+        flash(request, _("Nothing was changed."), "info")
     return HTTPFound(location=request.route_url("user_details"), headers=headers)
 
 
@@ -154,7 +165,7 @@ def avatar(request):
         try:
             path = get_avatar_storage(request).path_of(name)
         except (FileNotFoundError, OSError):
-            raise HTTPNotFound("There is no such avatar.") from None
+            raise HTTPNotFound(_("There is no such avatar.")) from None
         content_type = IMAGE_TYPES[path.suffix.lstrip(".")]
         response = FileResponse(str(path), request=request, content_type=content_type)
     response.headers["X-Content-Type-Options"] = "nosniff"

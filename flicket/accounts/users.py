@@ -12,6 +12,7 @@ import unicodedata
 
 import sqlalchemy as sa
 from email_validator import EmailNotValidError, validate_email
+from pyramid.i18n import TranslationString
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import selectinload
 
@@ -24,12 +25,12 @@ from flicket.accounts.models import (
     user_groups,
 )
 from flicket.accounts.passwords import verify_password
+from flicket.i18n import DEFAULT_LOCALE, DOMAIN, LOCALES, _, english
 
 log = logging.getLogger(__name__)
 
-#: Flicket's ``SUPPORTED_LANGUAGES``.
-SUPPORTED_LOCALES = {"en": "English", "fr": "Français"}
-DEFAULT_LOCALE = "en"
+#: Flicket's ``SUPPORTED_LANGUAGES``: each language named in its own language.
+SUPPORTED_LOCALES = LOCALES
 #: Groups the application relies on: never renamed or deleted.
 PROTECTED_GROUPS = (ADMIN_GROUP_NAME, SUPER_USER_GROUP_NAME)
 
@@ -45,20 +46,32 @@ USER_FIELDS = ("username", "name", "email", "job_title", "locale", "disabled")
 
 
 class UserValidationError(ValueError):
-    """Some values were refused; ``errors`` maps each field name to its messages."""
+    """Some values were refused; ``errors`` maps each field name to its messages (messages
+    to translate: ``flicket.i18n.translate`` for a page, ``english`` for the API and logs;
+    ``str(error)`` is the English text)."""
 
     def __init__(self, errors):
         self.errors = errors
-        super().__init__("; ".join(m for messages in errors.values() for m in messages))
+        super().__init__("; ".join(english(m) for messages in errors.values() for m in messages))
 
 
 class UserRefused(ValueError):
-    """An operation that is not allowed on this user or group (the message says why)."""
+    """An operation that is not allowed on this user or group (``message``, to translate,
+    says why; ``str(error)`` is the English text)."""
 
     def __init__(self, message, *, suggest_disable=False):
-        super().__init__(message)
+        super().__init__(english(message))
         self.message = message
         self.suggest_disable = suggest_disable
+
+
+def listing(items, separator=", "):
+    """``items`` (messages to translate, or plain text) as one message, "a, b, c", each item
+    shown in the reader's language."""
+    keys = {f"item{index}": item for index, item in enumerate(items)}
+    return TranslationString(
+        separator.join(f"${{{key}}}" for key in keys), domain=DOMAIN, mapping=keys
+    )
 
 
 def _as_text(value):
@@ -75,9 +88,10 @@ def _has_control_characters(text):
     return any(unicodedata.category(c)[0] == "C" for c in text)
 
 
-def _length_problem(label, text, low, high):
+def _length_problem(message, text, low, high):
+    """``message`` (with ``${low}`` and ``${high}``) when ``text`` is too short or too long."""
     if not low <= len(text) <= high:
-        return f"{label} must be {low} to {high} characters long."
+        return message % {"low": low, "high": high}
     return None
 
 
@@ -113,13 +127,19 @@ class UserService:
 
     def username_problems(self, username, user=None):
         username = unicodedata.normalize("NFKC", username or "").strip()
-        problem = _length_problem("The username", username, *USERNAME_LENGTH)
+        problem = _length_problem(
+            _("The username must be ${low} to ${high} characters long."),
+            username,
+            *USERNAME_LENGTH,
+        )
         if problem:
             return [problem]
         if "@" in username:
-            return ["A username cannot contain '@' (people log in with a username or an email)."]
+            return [
+                _("A username cannot contain '@' (people log in with a username or an email).")
+            ]
         if _has_control_characters(username):
-            return ["The username contains characters that cannot be shown."]
+            return [_("The username contains characters that cannot be shown.")]
         lowered = username.lower()
         clash = self.db.scalars(
             sa.select(User.id)
@@ -133,49 +153,60 @@ class UserService:
             .limit(1)
         ).first()
         if clash is not None:
-            return ["This username is already taken."]
+            return [_("This username is already taken.")]
         return []
 
     def email_problems(self, email, user=None, required=True):
         """Problems of ``email``; an empty address is only fine when it is not required."""
         email = _clean(email) or ""
         if not email:
-            return ["Enter an email address."] if required else []
-        problem = _length_problem("The email address", email, *EMAIL_LENGTH)
+            return [_("Enter an email address.")] if required else []
+        problem = _length_problem(
+            _("The email address must be ${low} to ${high} characters long."),
+            email,
+            *EMAIL_LENGTH,
+        )
         if problem:
             return [problem]
         try:
             validate_email(email, check_deliverability=False)
         except EmailNotValidError:
-            return ["This is not a valid email address."]
+            return [_("This is not a valid email address.")]
         existing = self.accounts.find_by_email(email)
         if existing is not None and (user is None or existing.id != user.id):
-            return ["This email address is already used by another account."]
+            return [_("This email address is already used by another account.")]
         return []
 
     @staticmethod
     def name_problems(name):
         name = _clean(name) or ""
-        problem = _length_problem("The name", name, *NAME_LENGTH)
+        problem = _length_problem(
+            _("The name must be ${low} to ${high} characters long."), name, *NAME_LENGTH
+        )
         if problem:
             return [problem]
         if _has_control_characters(name):
-            return ["The name contains characters that cannot be shown."]
+            return [_("The name contains characters that cannot be shown.")]
         return []
 
     @staticmethod
     def job_title_problems(job_title):
         job_title = _clean(job_title) or ""
         if len(job_title) > JOB_TITLE_MAX:
-            return [f"The job title must be at most {JOB_TITLE_MAX} characters long."]
+            return [
+                _(
+                    "The job title must be at most ${max} characters long.",
+                    mapping={"max": JOB_TITLE_MAX},
+                )
+            ]
         if _has_control_characters(job_title):
-            return ["The job title contains characters that cannot be shown."]
+            return [_("The job title contains characters that cannot be shown.")]
         return []
 
     @staticmethod
     def locale_problems(locale):
         if locale not in SUPPORTED_LOCALES:
-            return ["Choose one of the offered languages."]
+            return [_("Choose one of the offered languages.")]
         return []
 
     def password_problems(self, password, user):
@@ -234,15 +265,20 @@ class UserService:
             add("password", self.password_problems(values["password"], candidate))
         if user is not None and actor is not None and actor.id == user.id:
             if values.get("disabled"):
-                add("disabled", ["You cannot disable your own account."])
+                add("disabled", [_("You cannot disable your own account.")])
         if user is not None and user.is_admin and self.is_last_admin(user):
             if values.get("disabled"):
-                add("disabled", ["The last administrator cannot be disabled."])
+                add("disabled", [_("The last administrator cannot be disabled.")])
             groups = values.get("groups")
             if groups is not None and ADMIN_GROUP_NAME not in {g.group_name for g in groups}:
                 add(
                     "groups",
-                    [f"The last administrator cannot leave the {ADMIN_GROUP_NAME} group."],
+                    [
+                        _(
+                            "The last administrator cannot leave the ${group} group.",
+                            mapping={"group": ADMIN_GROUP_NAME},
+                        )
+                    ],
                 )
         return errors
 
@@ -275,9 +311,9 @@ class UserService:
         errors = self._problems(values, None)
         if password_hash:
             if not BCRYPT_HASH_RE.match(_as_text(password_hash)):
-                errors["password"] = ["The password hash is not a bcrypt hash."]
+                errors["password"] = [_("The password hash is not a bcrypt hash.")]
         elif not password and "password" not in errors:
-            errors["password"] = ["Enter a password."]
+            errors["password"] = [_("Enter a password.")]
         if errors:
             raise UserValidationError(errors)
         if password_hash:
@@ -396,19 +432,23 @@ class UserService:
     # -- delete ---------------------------------------------------------------------------------
 
     def references(self, user):
-        """What in the ticket data refers to ``user`` (labels of the kinds found)."""
+        """What in the ticket data refers to ``user`` (labels of the kinds found, messages
+        to translate)."""
         # Imported here: the ticket models import this package's models.
         from flicket.tickets.models import Action, History, Post, Subscription, Ticket
 
         checks = (
-            ("tickets created", Ticket.started_id == user.id),
-            ("tickets assigned", Ticket.assigned_id == user.id),
-            ("tickets edited", Ticket.modified_id == user.id),
-            ("replies", Post.user_id == user.id),
-            ("replies edited", Post.modified_id == user.id),
-            ("ticket activity", sa.or_(Action.user_id == user.id, Action.recipient_id == user.id)),
-            ("edit history", History.user_id == user.id),
-            ("subscriptions", Subscription.user_id == user.id),
+            (_("tickets created"), Ticket.started_id == user.id),
+            (_("tickets assigned"), Ticket.assigned_id == user.id),
+            (_("tickets edited"), Ticket.modified_id == user.id),
+            (_("replies"), Post.user_id == user.id),
+            (_("replies edited"), Post.modified_id == user.id),
+            (
+                _("ticket activity"),
+                sa.or_(Action.user_id == user.id, Action.recipient_id == user.id),
+            ),
+            (_("edit history"), History.user_id == user.id),
+            (_("subscriptions"), Subscription.user_id == user.id),
         )
         found = []
         for label, condition in checks:
@@ -419,15 +459,21 @@ class UserService:
     def delete_problem(self, user, actor):
         """Why ``actor`` may not delete ``user`` (None when the delete may go ahead)."""
         if actor is not None and user.id == actor.id:
-            return UserRefused("You cannot delete your own account.")
+            return UserRefused(_("You cannot delete your own account."))
         if self.is_last_admin(user):
-            return UserRefused("The last administrator cannot be deleted.")
+            return UserRefused(_("The last administrator cannot be deleted."))
         references = self.references(user)
         if references:
             return UserRefused(
-                f"{user.name or user.username} cannot be deleted because tickets refer to "
-                f"them ({', '.join(references)}). Disable the account instead: they will no "
-                "longer be able to log in, and the tickets keep their history.",
+                _(
+                    "${name} cannot be deleted because tickets refer to them (${references}). "
+                    "Disable the account instead: they will no longer be able to log in, and "
+                    "the tickets keep their history.",
+                    mapping={
+                        "name": user.name or user.username,
+                        "references": listing(references),
+                    },
+                ),
                 suggest_disable=True,
             )
         return None
@@ -449,8 +495,10 @@ class UserService:
             # Something we do not know about still refers to the user.
             savepoint.rollback()
             raise UserRefused(
-                "This user cannot be deleted because other records refer to them. "
-                "Disable the account instead.",
+                _(
+                    "This user cannot be deleted because other records refer to them. "
+                    "Disable the account instead."
+                ),
                 suggest_disable=True,
             ) from None
         savepoint.commit()
@@ -462,11 +510,15 @@ class UserService:
 
     def group_name_problems(self, name, group=None):
         name = _clean(name) or ""
-        problem = _length_problem("The group name", name, *GROUP_NAME_LENGTH)
+        problem = _length_problem(
+            _("The group name must be ${low} to ${high} characters long."),
+            name,
+            *GROUP_NAME_LENGTH,
+        )
         if problem:
             return [problem]
         if _has_control_characters(name):
-            return ["The group name contains characters that cannot be shown."]
+            return [_("The group name contains characters that cannot be shown.")]
         clash = self.db.scalars(
             sa.select(Group.id)
             .where(
@@ -476,7 +528,7 @@ class UserService:
             .limit(1)
         ).first()
         if clash is not None:
-            return ["A group with this name already exists."]
+            return [_("A group with this name already exists.")]
         return []
 
     @staticmethod
@@ -496,7 +548,10 @@ class UserService:
     def rename_group(self, group, name):
         if self.is_protected_group(group):
             raise UserRefused(
-                f"The group {group.group_name} is needed by Flicket and keeps its name."
+                _(
+                    "The group ${group} is needed by Flicket and keeps its name.",
+                    mapping={"group": group.group_name},
+                )
             )
         problems = self.group_name_problems(name, group)
         if problems:
@@ -510,7 +565,10 @@ class UserService:
         """Delete ``group`` and its memberships (never a protected group)."""
         if self.is_protected_group(group):
             raise UserRefused(
-                f"The group {group.group_name} is needed by Flicket and cannot be deleted."
+                _(
+                    "The group ${group} is needed by Flicket and cannot be deleted.",
+                    mapping={"group": group.group_name},
+                )
             )
         group_id = group.id
         self.db.execute(sa.delete(user_groups).where(user_groups.c.group_id == group_id))
@@ -530,12 +588,15 @@ class UserService:
 
 def notify_account_changed(request, user, old_email, changed):
     """Tell the previous address of ``user`` that its email address or password changed
-    (sent after the commit, like every message)."""
+    (sent after the commit, like every message, in the user's language).
+
+    The template gets ``email_changed`` and ``password_changed``, and ``changes``: the
+    labels of what changed (messages to translate)."""
     from flicket.mail import send_templated_mail
 
     what = [
         label
-        for field, label in (("email", "email address"), ("password", "password"))
+        for field, label in (("email", _("email address")), ("password", _("password")))
         if field in changed
     ]
     if not what or not old_email:
@@ -544,10 +605,12 @@ def notify_account_changed(request, user, old_email, changed):
         request,
         "account_changed",
         [old_email],
-        "Your account was changed",
+        _("Your account was changed"),
+        locale=user.locale,
         user=user,
         changes=what,
         email_changed="email" in changed,
+        password_changed="password" in changed,
         when=clock.utcnow(),
     )
 

@@ -9,15 +9,17 @@ from pyramid.view import view_config
 
 from flicket.accounts import throttle
 from flicket.accounts.forms import LoginForm, NewPasswordForm, ResetRequestForm
+from flicket.i18n import LOCALES, _, flash, localizer_for, pluralize
 from flicket.mail import send_templated_mail
 from flicket.permissions import Permission
 
 log = logging.getLogger(__name__)
 
-LOGIN_FAILED = "Invalid username, email or password."
-RESET_SENT = (
+LOGIN_FAILED = _("Invalid username, email or password.")
+#: Shown whether or not the address belongs to someone; ``${minutes}``: the link's lifetime.
+RESET_SENT = _(
     "If an account uses that address, we have sent it a link to choose a new password. "
-    "The link works once and expires in {minutes} minutes."
+    "The link works once and expires in ${minutes} minutes."
 )
 
 
@@ -40,9 +42,11 @@ def _too_many(request, retry_after, template_values):
     request.response.status_int = 429
     request.response.headers["Retry-After"] = str(retry_after)
     minutes = max(1, (retry_after + 59) // 60)
-    template_values["error"] = (
-        f"Too many attempts. Please wait {minutes} minute{'s' if minutes > 1 else ''} "
-        "and try again."
+    template_values["error"] = pluralize(
+        "Too many attempts. Please wait ${n} minute and try again.",
+        "Too many attempts. Please wait ${n} minutes and try again.",
+        minutes,
+        localizer=request.localizer,
     )
     return template_values
 
@@ -59,7 +63,7 @@ def login(request):
     if request.user is not None:
         return HTTPFound(location=safe_next(request, request.params.get("next")))
     form = LoginForm.from_request(request, next=request.GET.get("next", ""))
-    values = {"form": form, "error": None, "page_title": "Log in"}
+    values = {"form": form, "error": None, "page_title": _("Log in")}
     if request.method != "POST" or not form.validate():
         return values
 
@@ -80,12 +84,20 @@ def login(request):
         return values
 
     throttle.record_login_success(request, login_name)
+    if user.locale in LOCALES:
+        # This request chose its language while anonymous; what it says from now on (the
+        # flash below) is for the user who just logged in.
+        request.localizer = localizer_for(request.registry, user.locale)
     headers = remember(request, user.id)
     log.info("login: user=%s addr=%s", user.id, request.client_addr)
     if not user.email:
-        request.session.flash("Please add your email address to your profile.", "danger")
+        flash(request, _("Please add your email address to your profile."), "danger")
         return HTTPFound(location=request.route_url("user_details"), headers=headers)
-    request.session.flash(f"Welcome, {user.name or user.username}. You are logged in.", "success")
+    flash(
+        request,
+        _("Welcome, ${name}. You are logged in.", mapping={"name": user.name or user.username}),
+        "success",
+    )
     return HTTPFound(location=safe_next(request, form.next.data), headers=headers)
 
 
@@ -96,7 +108,7 @@ def login(request):
     permission=Permission.VIEW,
 )
 def logout_confirm(request):
-    return {"page_title": "Log out"}
+    return {"page_title": _("Log out")}
 
 
 @view_config(route_name="logout", request_method="POST", permission=Permission.VIEW)
@@ -106,7 +118,7 @@ def logout(request):
     request.accounts.end_all_sessions(user)
     headers = forget(request)
     log.info("logout: user=%s", user.id)
-    request.session.flash("You have been logged out.", "success")
+    flash(request, _("You have been logged out."), "success")
     return HTTPFound(location=request.route_url("login"), headers=headers)
 
 
@@ -117,7 +129,7 @@ def logout(request):
 )
 def password_reset_request(request):
     form = ResetRequestForm.from_request(request)
-    values = {"form": form, "error": None, "page_title": "Reset your password"}
+    values = {"form": form, "error": None, "page_title": _("Reset your password")}
     if request.method != "POST" or not form.validate():
         return values
     email = form.email.data
@@ -134,7 +146,8 @@ def password_reset_request(request):
             request,
             "password_reset",
             [user.email],
-            "Password Reset",
+            _("Password Reset"),
+            locale=user.locale,
             user=user,
             link=request.public_url("password_reset_confirm", token=token),
             minutes=request.registry.settings["flicket.reset.token_lifetime"] // 60,
@@ -142,7 +155,7 @@ def password_reset_request(request):
         log.info("password reset link sent: user=%s", user.id)
     # The same answer whether or not the address belongs to someone.
     minutes = request.registry.settings["flicket.reset.token_lifetime"] // 60
-    request.session.flash(RESET_SENT.format(minutes=minutes), "info")
+    flash(request, RESET_SENT % {"minutes": minutes}, "info")
     return HTTPFound(location=request.route_url("login"))
 
 
@@ -158,7 +171,7 @@ def password_reset_confirm(request):
         "form": form,
         "valid": user is not None,
         "problems": [],
-        "page_title": "Choose a new password",
+        "page_title": _("Choose a new password"),
     }
     if user is None:
         request.response.status_int = 400
@@ -172,5 +185,5 @@ def password_reset_confirm(request):
     request.accounts.set_password(user, form.password.data)
     headers = forget(request)
     log.info("password reset completed: user=%s", user.id)
-    request.session.flash("Your password has been changed. Please log in.", "success")
+    flash(request, _("Your password has been changed. Please log in."), "success")
     return HTTPFound(location=request.route_url("login"), headers=headers)

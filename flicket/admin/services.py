@@ -20,6 +20,7 @@ from pyramid_mailer.mailer import Mailer
 from pyramid_mailer.message import Message
 from repoze.sendmail.mailer import SMTPMailer
 
+from flicket.i18n import _, translate
 from flicket.mail import single_line
 from flicket.settings import derive_secret
 
@@ -31,7 +32,7 @@ MAIL_PASSWORD_PREFIX = "fernet:"  # noqa: S105 - a marker, not a password
 #: with the prefix (7) still fits; 128 bytes would need 268.
 MAIL_PASSWORD_COLUMN_LENGTH = 256
 MAX_MAIL_PASSWORD_BYTES = 127
-TEST_EMAIL_SUBJECT = "Flicket Test Email"
+TEST_EMAIL_SUBJECT = _("Flicket Test Email")
 #: Seconds to wait for the SMTP server before giving up (repoze.sendmail's own value).
 SMTP_TIMEOUT = 10
 
@@ -199,44 +200,71 @@ def smtp_address(settings, config):
 
 
 def describe_mail_error(error, host, port):
-    """A sentence for the admin saying why sending failed (never a traceback)."""
+    """A sentence for the admin saying why sending failed (never a traceback): a message
+    to translate (``english`` for logs). The server's and the system's own words are
+    quoted as they are."""
     where = f"{host}:{port}"
     if isinstance(error, smtplib.SMTPAuthenticationError):
-        return (
-            f"The mail server {where} refused the user name or password "
-            f"({error.smtp_code} {_smtp_text(error.smtp_error)})."
+        return _(
+            "The mail server ${where} refused the user name or password (${answer}).",
+            mapping={"where": where, "answer": _smtp_answer(error)},
         )
     if isinstance(error, smtplib.SMTPRecipientsRefused):
-        refused = ", ".join(error.recipients) or "the recipient"
-        return f"The mail server {where} refused the recipient address {refused}."
+        return _(
+            "The mail server ${where} refused the recipient address ${refused}.",
+            mapping={"where": where, "refused": ", ".join(error.recipients) or _("the recipient")},
+        )
     if isinstance(error, smtplib.SMTPSenderRefused):
-        return (
-            f"The mail server {where} refused the sender address {error.sender} "
-            f"({error.smtp_code} {_smtp_text(error.smtp_error)})."
+        return _(
+            "The mail server ${where} refused the sender address ${sender} (${answer}).",
+            mapping={"where": where, "sender": error.sender, "answer": _smtp_answer(error)},
         )
     if isinstance(error, smtplib.SMTPServerDisconnected):
-        return f"The mail server {where} closed the connection unexpectedly."
+        return _(
+            "The mail server ${where} closed the connection unexpectedly.",
+            mapping={"where": where},
+        )
     if isinstance(error, smtplib.SMTPResponseException):
-        return (
-            f"The mail server {where} answered with an error: "
-            f"{error.smtp_code} {_smtp_text(error.smtp_error)}."
+        return _(
+            "The mail server ${where} answered with an error: ${answer}.",
+            mapping={"where": where, "answer": _smtp_answer(error)},
         )
     if isinstance(error, smtplib.SMTPException):
-        return f"Sending through {where} failed: {error}."
+        return _(
+            "Sending through ${where} failed: ${reason}.",
+            mapping={"where": where, "reason": str(error)},
+        )
     if isinstance(error, ssl.SSLError):
         reason = getattr(error, "reason", None) or error.strerror or str(error)
-        return (
-            f"The secure connection to {where} failed ({reason}). Check the SSL and TLS "
-            "settings: SSL is usually port 465, TLS (STARTTLS) port 587."
+        return _(
+            "The secure connection to ${where} failed (${reason}). Check the SSL and TLS "
+            "settings: SSL is usually port 465, TLS (STARTTLS) port 587.",
+            mapping={"where": where, "reason": str(reason)},
         )
     if isinstance(error, socket.gaierror):
-        return f"Could not find the mail server {host}: {error.strerror or error}."
+        return _(
+            "Could not find the mail server ${host}: ${reason}.",
+            mapping={"host": host, "reason": str(error.strerror or error)},
+        )
     if isinstance(error, TimeoutError):
-        return f"Could not connect to {where}: the connection timed out."
+        return _(
+            "Could not connect to ${where}: the connection timed out.", mapping={"where": where}
+        )
     if isinstance(error, OSError):
-        return f"Could not connect to {where}: {error.strerror or error}."
+        return _(
+            "Could not connect to ${where}: ${reason}.",
+            mapping={"where": where, "reason": str(error.strerror or error)},
+        )
     # repoze.sendmail's own errors (no STARTTLS when TLS is required, EHLO refused...).
-    return f"Sending through {where} failed: {error or type(error).__name__}."
+    return _(
+        "Sending through ${where} failed: ${reason}.",
+        mapping={"where": where, "reason": str(error or type(error).__name__)},
+    )
+
+
+def _smtp_answer(error):
+    """``550 the server's words``: an SMTP error's code and text, on one line."""
+    return f"{error.smtp_code} {_smtp_text(error.smtp_error)}"
 
 
 def _smtp_text(value):
@@ -245,11 +273,14 @@ def _smtp_text(value):
 
 
 def build_test_email(request, address):
+    """The test message, in the language of the admin who sends it (the recipient is any
+    address, perhaps nobody's account)."""
     config = request.flicket_config
     user = request.user
-    values = {"subject": TEST_EMAIL_SUBJECT, "sender_name": user.name or user.username}
+    subject = translate(TEST_EMAIL_SUBJECT, request.localizer)
+    values = {"subject": subject, "sender_name": user.name or user.username}
     return Message(
-        subject=TEST_EMAIL_SUBJECT,
+        subject=subject,
         sender=single_line(default_sender(request.registry.settings, config)),
         recipients=[single_line(address)],
         body=render("email/test_email/body.txt.jinja2", values, request),
@@ -258,11 +289,12 @@ def build_test_email(request, address):
 
 
 def send_test_email(request, address):
-    """Send the test message now (not after the commit). Returns (sent, message)."""
+    """Send the test message now (not after the commit). Returns (sent, message); the
+    message is to translate (``flicket.i18n.flash`` does)."""
     settings = request.registry.settings
     config = request.flicket_config
     if config is not None and config.mail_suppress_send:
-        return False, (
+        return False, _(
             "Nothing was sent: “Suppress sending” is on in the configuration. "
             "Turn it off to send email."
         )
@@ -275,7 +307,10 @@ def send_test_email(request, address):
     except Exception as error:  # noqa: BLE001 - a diagnostic page: every failure is reported
         log.warning("test email failed: %s: %s", type(error).__name__, error)
         if not direct:
-            return False, f"The {mode} mail delivery failed: {error or type(error).__name__}."
+            return False, _(
+                "The ${mode} mail delivery failed: ${reason}.",
+                mapping={"mode": mode, "reason": str(error or type(error).__name__)},
+            )
         return False, describe_mail_error(error, *smtp_address(settings, config))
     log.info("test email sent: by=%s", request.user.id)
-    return True, f"A test email was sent to {address}."
+    return True, _("A test email was sent to ${address}.", mapping={"address": address})

@@ -16,9 +16,9 @@ from flicket.accounts.models import Group, User
 from flicket.accounts.profile import add_errors
 from flicket.accounts.users import (
     PROTECTED_GROUPS,
-    SUPPORTED_LOCALES,
     UserRefused,
     UserValidationError,
+    listing,
     notify_account_changed,
 )
 from flicket.admin.forms import (
@@ -31,6 +31,7 @@ from flicket.admin.forms import (
 )
 from flicket.admin.services import CONFIG_FIELDS, send_test_email, update_config
 from flicket.forms import invalid, password_confirmed
+from flicket.i18n import LOCALES, _, flash
 from flicket.pagination import page_number, paginate, site_page_size
 from flicket.params import parse_id
 from flicket.permissions import Permission as P
@@ -38,25 +39,27 @@ from flicket.permissions import Permission as P
 log = logging.getLogger(__name__)
 
 USER_FIELD_LABELS = {
-    "username": "username",
-    "name": "name",
-    "email": "email address",
-    "job_title": "job title",
-    "locale": "language",
-    "disabled": "disabled",
-    "groups": "groups",
-    "password": "password",
+    "username": _("username"),
+    "name": _("name"),
+    "email": _("email address"),
+    "job_title": _("job title"),
+    "locale": _("language"),
+    "disabled": _("disabled"),
+    "groups": _("groups"),
+    "password": _("password"),
 }
+#: The 404 message of each kind of row named by ``?id=N``.
+NOT_FOUND = {User: _("There is no such user."), Group: _("There is no such group.")}
 
 
-def _from_query(request, model, what):
+def _from_query(request, model):
     """The ``model`` row named by ``?id=N``; 404 for a missing, bad or unknown id."""
     row_id = parse_id(request.GET.get("id"))
     if row_id is None:
-        raise HTTPNotFound(f"There is no such {what}.")
+        raise HTTPNotFound(NOT_FOUND[model])
     row = request.dbsession.get(model, row_id)
     if row is None:
-        raise HTTPNotFound(f"There is no such {what}.")
+        raise HTTPNotFound(NOT_FOUND[model])
     return row
 
 
@@ -65,14 +68,14 @@ def _from_query(request, model, what):
 
 @view_config(route_name="admin_home", renderer="admin/home.jinja2", permission=P.ADMIN)
 def admin_home(request):
-    return {"page_title": "Admin Home"}
+    return {"page_title": _("Admin Home")}
 
 
 @view_config(route_name="admin_config", renderer="admin/config.jinja2", permission=P.ADMIN)
 def admin_config(request):
     config = request.flicket_config
     if config is None:
-        raise HTTPNotFound("There is no configuration yet: run flicket-setup first.")
+        raise HTTPNotFound(_("There is no configuration yet: run flicket-setup first."))
     is_post = request.method == "POST"
     form = ConfigForm.from_request(request, obj=None if is_post else config)
     if not is_post:
@@ -81,7 +84,7 @@ def admin_config(request):
         "form": form,
         "has_mail_password": bool(config.mail_password),
         "upload_dir": str(request.uploads.directory),
-        "page_title": "Flicket Config",
+        "page_title": _("Flicket Config"),
     }
     if not is_post:
         return values
@@ -96,9 +99,9 @@ def admin_config(request):
     )
     if changed:
         log.info("config changed: by=%s fields=%s", request.user.id, ",".join(changed))
-        request.session.flash("The configuration was saved.", "success")
+        flash(request, _("The configuration was saved."), "success")
     else:
-        request.session.flash("Nothing was changed.", "info")
+        flash(request, _("Nothing was changed."), "info")
     return HTTPFound(location=request.route_url("admin_config"))
 
 
@@ -107,20 +110,21 @@ def admin_test_email(request):
     form = SendTestEmailForm.from_request(request)
     if request.method != "POST" and request.user.email:
         form.email_address.data = request.user.email
-    values = {"form": form, "page_title": "Test Email"}
+    values = {"form": form, "page_title": _("Test Email")}
     if request.method != "POST":
         return values
     if not form.validate():
         return invalid(request, values)
     sent, message = send_test_email(request, form.email_address.data)
     if sent:
-        request.session.flash(message, "success")
-        request.session.flash(
-            "If it does not arrive, check the mail settings on the Flicket Config page.",
+        flash(request, message, "success")
+        flash(
+            request,
+            _("If it does not arrive, check the mail settings on the Flicket Config page."),
             "warning",
         )
     else:
-        request.session.flash(message, "danger")
+        flash(request, message, "danger")
     return HTTPFound(location=request.route_url("admin_test_email"))
 
 
@@ -139,12 +143,13 @@ def admin_users(request):
     return {
         "page": page,
         "page_url": lambda n: request.route_path("admin_users_page", page=n),
-        "page_title": "Users",
+        "page_title": _("Users"),
     }
 
 
 def _bind_user_choices(form, groups):
-    form.locale.choices = list(SUPPORTED_LOCALES.items())
+    # Each language is named in its own language, whatever the page's language.
+    form.locale.choices = list(LOCALES.items())
     form.groups.choices = [(g.id, g.group_name) for g in groups]
     return form
 
@@ -159,7 +164,7 @@ def admin_add_user(request):
     service = request.user_service
     groups = service.groups()
     form = _bind_user_choices(UserForm.from_request(request, locale="en"), groups)
-    values = {"form": form, "target": None, "page_title": "Add User"}
+    values = {"form": form, "target": None, "page_title": _("Add User")}
     if request.method != "POST":
         return values
     if not form.validate():
@@ -179,13 +184,17 @@ def admin_add_user(request):
         add_errors(form, error.errors)
         return invalid(request, values)
     log.info("admin added user: user=%s by=%s", user.id, request.user.id)
-    request.session.flash(f"The user {user.username} was added.", "success")
+    flash(
+        request,
+        _("The user ${username} was added.", mapping={"username": user.username}),
+        "success",
+    )
     return HTTPFound(location=request.route_url("admin_users"))
 
 
 @view_config(route_name="admin_edit_user", renderer="admin/user_form.jinja2", permission=P.ADMIN)
 def admin_edit_user(request):
-    user = _from_query(request, User, "user")
+    user = _from_query(request, User)
     service = request.user_service
     groups = service.groups()
     initial = {}
@@ -195,7 +204,7 @@ def admin_edit_user(request):
             "name": user.name,
             "email": user.email,
             "job_title": user.job_title,
-            "locale": user.locale if user.locale in SUPPORTED_LOCALES else "en",
+            "locale": user.locale if user.locale in LOCALES else "en",
             "groups": [g.id for g in user.groups],
             "disabled": bool(user.disabled),
         }
@@ -204,7 +213,7 @@ def admin_edit_user(request):
         "form": form,
         "target": user,
         "is_last_admin": service.is_last_admin(user),
-        "page_title": "Edit User",
+        "page_title": _("Edit User"),
     }
     if request.method != "POST":
         return values
@@ -232,16 +241,28 @@ def admin_edit_user(request):
         headers = remember(request, user.id)  # the admin's own session goes on
     notify_account_changed(request, user, old_email, changed)
     if changed:
-        labels = ", ".join(USER_FIELD_LABELS[field] for field in changed)
-        request.session.flash(f"Saved the {labels} of {user.username}.", "success")
+        labels = listing(USER_FIELD_LABELS[field] for field in changed)
+        flash(
+            request,
+            _(
+                "Saved the ${fields} of ${username}.",
+                mapping={"fields": labels, "username": user.username},
+            ),
+            "success",
+        )
         if ("password" in changed or "disabled" in changed and user.disabled) and (
             user.id != request.user.id
         ):
-            request.session.flash(
-                f"All sessions and API tokens of {user.username} have ended.", "info"
+            flash(
+                request,
+                _(
+                    "All sessions and API tokens of ${username} have ended.",
+                    mapping={"username": user.username},
+                ),
+                "info",
             )
     else:
-        request.session.flash("Nothing was changed.", "info")
+        flash(request, _("Nothing was changed."), "info")
     return HTTPFound(
         location=request.route_url("admin_edit_user", _query={"id": user.id}), headers=headers
     )
@@ -251,14 +272,14 @@ def admin_edit_user(request):
     route_name="admin_delete_user", renderer="admin/delete_user.jinja2", permission=P.ADMIN
 )
 def admin_delete_user(request):
-    user = _from_query(request, User, "user")
+    user = _from_query(request, User)
     service = request.user_service
     form = ConfirmPasswordForm.from_request(request)
     values = {
         "form": form,
         "target": user,
         "problem": service.delete_problem(user, request.user),
-        "page_title": "Delete User",
+        "page_title": _("Delete User"),
     }
     if values["problem"] is not None:
         return invalid(request, values, 409) if request.method == "POST" else values
@@ -272,7 +293,9 @@ def admin_delete_user(request):
     except UserRefused as refusal:
         values["problem"] = refusal
         return invalid(request, values, 409)
-    request.session.flash(f"The user {username} was deleted.", "success")
+    flash(
+        request, _("The user ${username} was deleted.", mapping={"username": username}), "success"
+    )
     return HTTPFound(location=request.route_url("admin_users"))
 
 
@@ -288,7 +311,7 @@ def admin_groups(request):
         "groups": service.groups(),
         "member_counts": service.member_counts(),
         "protected": PROTECTED_GROUPS,
-        "page_title": "Groups",
+        "page_title": _("Groups"),
     }
     if request.method != "POST":
         return values
@@ -299,13 +322,15 @@ def admin_groups(request):
     except UserValidationError as error:
         add_errors(form, error.errors)
         return invalid(request, values)
-    request.session.flash(f"The group {group.group_name} was added.", "success")
+    flash(
+        request, _("The group ${group} was added.", mapping={"group": group.group_name}), "success"
+    )
     return HTTPFound(location=request.route_url("admin_groups"))
 
 
 @view_config(route_name="admin_edit_group", renderer="admin/edit_group.jinja2", permission=P.ADMIN)
 def admin_edit_group(request):
-    group = _from_query(request, Group, "group")
+    group = _from_query(request, Group)
     service = request.user_service
     initial = {} if request.method == "POST" else {"group_name": group.group_name}
     form = GroupForm.from_request(request, **initial)
@@ -313,7 +338,7 @@ def admin_edit_group(request):
         "form": form,
         "group": group,
         "protected": service.is_protected_group(group),
-        "page_title": "Edit Group",
+        "page_title": _("Edit Group"),
     }
     if request.method != "POST":
         return values
@@ -328,7 +353,11 @@ def admin_edit_group(request):
         return invalid(request, values)
     except UserRefused:
         return invalid(request, values, 409)
-    request.session.flash(f"The group was renamed to {group.group_name}.", "success")
+    flash(
+        request,
+        _("The group was renamed to ${group}.", mapping={"group": group.group_name}),
+        "success",
+    )
     return HTTPFound(location=request.route_url("admin_groups"))
 
 
@@ -336,7 +365,7 @@ def admin_edit_group(request):
     route_name="admin_delete_group", renderer="admin/delete_group.jinja2", permission=P.ADMIN
 )
 def admin_delete_group(request):
-    group = _from_query(request, Group, "group")
+    group = _from_query(request, Group)
     service = request.user_service
     form = ConfirmPasswordForm.from_request(request)
     values = {
@@ -344,7 +373,7 @@ def admin_delete_group(request):
         "group": group,
         "protected": service.is_protected_group(group),
         "members": service.member_counts().get(group.id, 0),
-        "page_title": "Delete Group",
+        "page_title": _("Delete Group"),
     }
     if values["protected"]:
         return invalid(request, values, 409) if request.method == "POST" else values
@@ -354,5 +383,5 @@ def admin_delete_group(request):
         return invalid(request, values)
     name = group.group_name
     service.delete_group(group)
-    request.session.flash(f"The group {name} was deleted.", "success")
+    flash(request, _("The group ${group} was deleted.", mapping={"group": name}), "success")
     return HTTPFound(location=request.route_url("admin_groups"))

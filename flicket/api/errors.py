@@ -3,9 +3,14 @@
 
 from pyramid.httpexceptions import status_map
 
+from flicket.i18n import english
+
 
 class APIError(Exception):
     def __init__(self, status, message):
+        # The API speaks English: a service's TranslationString (TicketError,
+        # DepartmentError) is shown with its placeholders filled, never translated.
+        message = english(message)
         super().__init__(message)
         self.status = status
         self.message = message

@@ -7,28 +7,29 @@ from wtforms.validators import InputRequired
 
 from flicket.departments.services import NAME_MAX_LENGTH
 from flicket.forms import BaseForm
+from flicket.i18n import _
 
 
 def _strip(value):
     return value.strip() if isinstance(value, str) else value
 
 
-def _name_field(label, what):
+def _name_field(label, missing):
     return StringField(
         label,
         filters=[_strip],
-        validators=[InputRequired(message=f"Give the {what} a name.")],
+        validators=[InputRequired(message=missing)],
         render_kw={"maxlength": NAME_MAX_LENGTH, "autocomplete": "off"},
     )
 
 
 class DepartmentForm(BaseForm):
-    department = _name_field("Department name", "department")
+    department = _name_field(_("Department name"), _("Give the department a name."))
 
 
 class CategoryForm(BaseForm):
-    category = _name_field("Category name", "category")
+    category = _name_field(_("Category name"), _("Give the category a name."))
 
 
 class ConfirmPasswordForm(BaseForm):
-    password = PasswordField("Your password", validators=[InputRequired()])
+    password = PasswordField(_("Your password"), validators=[InputRequired()])

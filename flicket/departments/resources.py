@@ -8,6 +8,7 @@ before anything is loaded; ``can_manage`` only decides what the pages show.
 
 from pyramid.httpexceptions import HTTPNotFound
 
+from flicket.i18n import _
 from flicket.params import parse_id
 from flicket.permissions import Permission as P
 
@@ -25,7 +26,7 @@ def department_from(request):
     """The department of ``{department_id}`` with its categories, or 404."""
     department = request.departments.department(_id_from(request, "department_id"))
     if department is None:
-        raise HTTPNotFound("There is no such department.")
+        raise HTTPNotFound(_("There is no such department."))
     return department
 
 
@@ -33,7 +34,7 @@ def category_from(request):
     """The category of ``{category_id}`` with its department, or 404."""
     category = request.departments.category(_id_from(request, "category_id"))
     if category is None:
-        raise HTTPNotFound("There is no such category.")
+        raise HTTPNotFound(_("There is no such category."))
     return category
 
 

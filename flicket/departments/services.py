@@ -12,9 +12,11 @@ Who may do it is decided by the ACLs (``Permission.DEPARTMENT_MANAGE``), not her
 import unicodedata
 
 import sqlalchemy as sa
+from pyramid.i18n import TranslationString
 from sqlalchemy.orm import joinedload, selectinload
 
 from flicket.departments.models import Category, Department
+from flicket.i18n import _, english
 from flicket.tickets.models import Ticket
 
 NAME_MIN_LENGTH = 3
@@ -22,12 +24,29 @@ NAME_MAX_LENGTH = 30
 
 
 class DepartmentError(Exception):
-    """A refused change; ``message`` is shown to the user as it is."""
+    """A refused change; ``message`` (a TranslationString) is shown to the user translated,
+    and in English by the API (``english``)."""
 
     def __init__(self, message, kind="warning"):
         super().__init__(message)
         self.message = message
         self.kind = kind
+
+    def __str__(self):
+        return english(self.message)
+
+
+#: What is wrong with a name, for a department and for a category.
+_NAME_PROBLEMS = {
+    "department": {
+        "length": _("A department name must be ${min} to ${max} characters long."),
+        "control": _("A department name cannot contain control characters."),
+    },
+    "category": {
+        "length": _("A category name must be ${min} to ${max} characters long."),
+        "control": _("A category name cannot contain control characters."),
+    },
+}
 
 
 def name_key(name):
@@ -36,20 +55,20 @@ def name_key(name):
 
 
 def clean_name(name, what):
-    """``name`` trimmed, or a ``DepartmentError`` saying what is wrong with it."""
+    """``name`` trimmed, or a ``DepartmentError`` saying what is wrong with it; ``what``
+    is "department" or "category"."""
+    problems = _NAME_PROBLEMS[what]
     name = name.strip() if isinstance(name, str) else ""
     if not NAME_MIN_LENGTH <= len(name) <= NAME_MAX_LENGTH:
         raise DepartmentError(
-            f"A {what} name must be {NAME_MIN_LENGTH} to {NAME_MAX_LENGTH} characters long.",
+            TranslationString(
+                problems["length"], mapping={"min": NAME_MIN_LENGTH, "max": NAME_MAX_LENGTH}
+            ),
             "danger",
         )
     if any(unicodedata.category(char) == "Cc" for char in name):
-        raise DepartmentError(f"A {what} name cannot contain control characters.", "danger")
+        raise DepartmentError(problems["control"], "danger")
     return name
-
-
-def _plural(count, one, many):
-    return f"{count} {one if count == 1 else many}"
 
 
 def _unchanged(name, current):
@@ -99,7 +118,12 @@ class DepartmentService:
             sa.select(Department.id, Department.department)
         ):
             if other_id != own_id and name_key(other_name) == key:
-                raise DepartmentError(f"There is already a department named “{other_name}”.")
+                raise DepartmentError(
+                    _(
+                        "There is already a department named “${name}”.",
+                        mapping={"name": other_name},
+                    )
+                )
         return name
 
     def add_department(self, name):
@@ -114,14 +138,25 @@ class DepartmentService:
         return department
 
     def department_deletion_problem(self, department):
-        """Why ``department`` cannot be deleted now, or None."""
+        """Why ``department`` cannot be deleted now (a TranslationString), or None."""
         count = self.db.scalar(
             sa.select(sa.func.count(Category.id)).where(Category.department_id == department.id)
         )
         if count:
-            return (
-                f"The department “{department.department}” still has "
-                f"{_plural(count, 'category', 'categories')}. Delete or rename them first."
+            # The message may go to the English API, so it stays a TranslationString
+            # (``pluralize`` translates at once): the one or many form is chosen here, which
+            # is right for English and French with a count of at least 1.
+            mapping = {"name": department.department, "count": count}
+            if count == 1:
+                return _(
+                    "The department “${name}” still has ${count} category. "
+                    "Delete or rename them first.",
+                    mapping=mapping,
+                )
+            return _(
+                "The department “${name}” still has ${count} categories. "
+                "Delete or rename them first.",
+                mapping=mapping,
             )
         return None
 
@@ -148,8 +183,16 @@ class DepartmentService:
         )
         for other_id, other_name in self.db.execute(siblings):
             if other_id != own_id and name_key(other_name) == key:
-                where = f"The department “{department.department}”" if department else "It"
-                raise DepartmentError(f"{where} already has a category named “{other_name}”.")
+                if department:
+                    message = _(
+                        "The department “${department}” already has a category named “${name}”.",
+                        mapping={"department": department.department, "name": other_name},
+                    )
+                else:
+                    message = _(
+                        "It already has a category named “${name}”.", mapping={"name": other_name}
+                    )
+                raise DepartmentError(message)
         return name
 
     def add_category(self, department, name):
@@ -166,15 +209,23 @@ class DepartmentService:
         return category
 
     def category_deletion_problem(self, category):
-        """Why ``category`` cannot be deleted now, or None."""
+        """Why ``category`` cannot be deleted now (a TranslationString), or None."""
         count = self.db.scalar(
             sa.select(sa.func.count(Ticket.id)).where(Ticket.category_id == category.id)
         )
         if count:
-            tickets = _plural(count, "ticket", "tickets")
-            return (
-                f"The category “{category.category}” is used by {tickets}. "
-                "Move them to another category first."
+            # One or many chosen here, as in ``department_deletion_problem``.
+            mapping = {"name": category.category, "count": count}
+            if count == 1:
+                return _(
+                    "The category “${name}” is used by ${count} ticket. "
+                    "Move them to another category first.",
+                    mapping=mapping,
+                )
+            return _(
+                "The category “${name}” is used by ${count} tickets. "
+                "Move them to another category first.",
+                mapping=mapping,
             )
         return None
 

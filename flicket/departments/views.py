@@ -14,6 +14,7 @@ from flicket.departments.forms import CategoryForm, ConfirmPasswordForm, Departm
 from flicket.departments.resources import can_manage, category_from, department_from
 from flicket.departments.services import DepartmentError
 from flicket.forms import invalid, password_confirmed
+from flicket.i18n import _, flash, translate
 from flicket.pagination import page_number, paginate, site_page_size
 from flicket.permissions import Permission as P
 from flicket.tickets.models import Ticket
@@ -25,7 +26,7 @@ DELETE = "departments/delete.jinja2"
 
 
 def _done(request, message, location, kind="success"):
-    request.session.flash(message, kind)
+    flash(request, message, kind)
     return HTTPFound(location=location)
 
 
@@ -54,14 +55,14 @@ def _list_values(request, form):
         "page": page,
         "form": form,
         "can_manage": can_manage(request),
-        "page_title": "Departments",
+        "page_title": translate(_("Departments"), request.localizer),
     }
 
 
 @view_config(route_name="departments", request_method="GET", renderer=LIST, permission=P.VIEW)
 @view_config(route_name="departments_page", request_method="GET", renderer=LIST, permission=P.VIEW)
 def departments(request):
-    return _list_values(request, DepartmentForm())
+    return _list_values(request, DepartmentForm.from_request(request))
 
 
 @view_config(
@@ -86,7 +87,7 @@ def add_department(request):
         else:
             return _done(
                 request,
-                f"Department “{department.department}” added.",
+                _("Department “${name}” added.", mapping={"name": department.department}),
                 _departments_url(request),
             )
     return invalid(request, _list_values(request, form))
@@ -109,7 +110,7 @@ def edit_department(request):
         "old_name": old_name,
         "department": department,
         "cancel_url": request.route_path("departments"),
-        "page_title": "Rename department",
+        "page_title": translate(_("Rename department"), request.localizer),
     }
     if request.method != "POST":
         return values
@@ -121,7 +122,10 @@ def edit_department(request):
         else:
             return _done(
                 request,
-                f"Department “{old_name}” is now called “{department.department}”.",
+                _(
+                    "Department “${old}” is now called “${new}”.",
+                    mapping={"old": old_name, "new": department.department},
+                ),
                 _departments_url(request),
             )
     return invalid(request, values)
@@ -143,9 +147,9 @@ def delete_department(request):
         "what": "department",
         "name": department.department,
         "department": department,
-        "problem": problem,
+        "problem": translate(problem, request.localizer),
         "cancel_url": request.route_path("departments"),
-        "page_title": "Delete department",
+        "page_title": translate(_("Delete department"), request.localizer),
     }
     if request.method != "POST":
         return values
@@ -157,7 +161,11 @@ def delete_department(request):
         service.delete_department(department)
     except DepartmentError as error:
         return _done(request, error.message, _departments_url(request), error.kind)
-    return _done(request, f"Department “{values['name']}” deleted.", _departments_url(request))
+    return _done(
+        request,
+        _("Department “${name}” deleted.", mapping={"name": values["name"]}),
+        _departments_url(request),
+    )
 
 
 # -- categories of one department --------------------------------------------------------------
@@ -178,14 +186,17 @@ def _categories_values(request, department, form):
         "ticket_counts": ticket_counts,
         "form": form,
         "can_manage": can_manage(request),
-        "page_title": f"Categories of {department.department}",
+        "page_title": translate(
+            _("Categories of ${department}", mapping={"department": department.department}),
+            request.localizer,
+        ),
     }
 
 
 @view_config(route_name="categories", request_method="GET", renderer=CATEGORIES, permission=P.VIEW)
 def categories(request):
     department = department_from(request)
-    return _categories_values(request, department, CategoryForm())
+    return _categories_values(request, department, CategoryForm.from_request(request))
 
 
 @view_config(
@@ -205,7 +216,10 @@ def add_category(request):
         else:
             return _done(
                 request,
-                f"Category “{category.category}” added to “{department.department}”.",
+                _(
+                    "Category “${name}” added to “${department}”.",
+                    mapping={"name": category.category, "department": department.department},
+                ),
                 _categories_url(request, department.id),
             )
     return invalid(request, _categories_values(request, department, form))
@@ -228,7 +242,7 @@ def edit_category(request):
         "old_name": old_name,
         "department": category.department,
         "cancel_url": _categories_url(request, category.department_id),
-        "page_title": "Rename category",
+        "page_title": translate(_("Rename category"), request.localizer),
     }
     if request.method != "POST":
         return values
@@ -240,7 +254,10 @@ def edit_category(request):
         else:
             return _done(
                 request,
-                f"Category “{old_name}” is now called “{category.category}”.",
+                _(
+                    "Category “${old}” is now called “${new}”.",
+                    mapping={"old": old_name, "new": category.category},
+                ),
                 _categories_url(request, category.department_id),
             )
     return invalid(request, values)
@@ -264,9 +281,9 @@ def delete_category(request):
         "what": "category",
         "name": category.category,
         "department": category.department,
-        "problem": problem,
+        "problem": translate(problem, request.localizer),
         "cancel_url": back,
-        "page_title": "Delete category",
+        "page_title": translate(_("Delete category"), request.localizer),
     }
     if request.method != "POST":
         return values
@@ -281,6 +298,9 @@ def delete_category(request):
     department_name = category.department.department if category.department else ""
     return _done(
         request,
-        f"Category “{values['name']}” of “{department_name}” deleted.",
+        _(
+            "Category “${name}” of “${department}” deleted.",
+            mapping={"name": values["name"], "department": department_name},
+        ),
         back,
     )

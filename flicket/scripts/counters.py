@@ -14,7 +14,15 @@ import sys
 import sqlalchemy as sa
 
 from flicket.accounts.models import User
-from flicket.scripts.common import bootstrapped, make_parser, plural, require_schema, run_main
+from flicket.i18n import _
+from flicket.scripts.common import (
+    bootstrapped,
+    make_parser,
+    pluralize,
+    require_schema,
+    run_main,
+    say,
+)
 from flicket.tickets.models import Post, Ticket
 
 #: counter column -> (command name, what it counts)
@@ -116,16 +124,17 @@ def run(args, out=print, column="total_posts"):
             changed = recompute(session, column, dry_run=args.dry_run)
     for _user_id, username, old, new in changed:
         out(f"{username}: {_shown(old)} → {new}")
-    users = plural(total, "user")
+    users = pluralize("${count} user", "${count} users", total)
+    changed_users = pluralize("${count} user", "${count} users", len(changed))
     if not changed:
-        out(f"{column}: all {users} already correct.")
+        message = _("${column}: all ${users} already correct.")
     elif args.dry_run:
-        out(
-            f"{column}: {plural(len(changed), 'user')} of {users} would change "
-            "(dry run: nothing was written)."
+        message = _(
+            "${column}: ${changed} of ${users} would change (dry run: nothing was written)."
         )
     else:
-        out(f"{column}: updated {plural(len(changed), 'user')} of {users}.")
+        message = _("${column}: updated ${changed} of ${users}.")
+    out(say(message % {"column": column, "changed": changed_users, "users": users}))
     return changed
 
 

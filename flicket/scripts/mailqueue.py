@@ -38,6 +38,7 @@ from email.parser import Parser
 import sqlalchemy as sa
 import transaction
 
+from flicket.i18n import _, english
 from flicket.mail import CRLFMailer
 from flicket.scripts.common import (
     EXIT_FAILED,
@@ -46,8 +47,10 @@ from flicket.scripts.common import (
     bootstrapped,
     make_parser,
     plural,
+    pluralize,
     require_schema,
     run_main,
+    say,
 )
 
 log = logging.getLogger(__name__)
@@ -69,7 +72,8 @@ class PassResult:
     kept: int = 0
     held: bool = False  # "Suppress sending" is on
     busy: bool = False  # another drain holds the lock
-    server_error: str | None = None
+    server_error: str | None = None  # in English
+    server_problem: object = None  # the same, as a message to translate
     remaining: int = 0
     failures: list = field(default_factory=list)
 
@@ -189,8 +193,8 @@ def queue_lock(queue_dir):
 def drain_queue(queue_dir, smtp_mailer, *, suppressed=False, describe=None, stop=None):
     """One pass over the queue with ``smtp_mailer`` (a repoze.sendmail ``SMTPMailer``).
 
-    ``describe(error)`` words a server failure for the log; ``stop`` (an Event) ends the
-    pass between two messages.
+    ``describe(error)`` words a server failure for the log and the operator (a message to
+    translate, or text); ``stop`` (an Event) ends the pass between two messages.
     """
     smtp_mailer = CRLFMailer(smtp_mailer)
     result = PassResult()
@@ -250,7 +254,8 @@ def drain_queue(queue_dir, smtp_mailer, *, suppressed=False, describe=None, stop
                     )
                     continue
                 result.kept += len(files) - position
-                result.server_error = describe(error) if describe else _smtp_reason(error)
+                result.server_problem = describe(error) if describe else _smtp_reason(error)
+                result.server_error = english(result.server_problem)
                 log.warning(
                     "%s %s kept in the queue for the next pass",
                     result.server_error,
@@ -284,23 +289,45 @@ def site_mailer(registry):
     return mailer, suppressed, lambda error: describe_mail_error(error, host, port)
 
 
+def _messages(count):
+    return pluralize("${count} message", "${count} messages", count)
+
+
 def summary(result):
+    """What one pass did, in the operator's language."""
     if result.busy:
-        return "Another flicket-mail-queue is sending this queue; nothing done."
+        return say(_("Another flicket-mail-queue is sending this queue; nothing done."))
     if result.held:
-        return (
-            f"Nothing sent: “Suppress sending” is on in the site configuration; "
-            f"{plural(result.remaining, 'message')} kept in the queue."
+        return say(
+            _(
+                "Nothing sent: “Suppress sending” is on in the site configuration; "
+                "${messages} kept in the queue.",
+                mapping={"messages": _messages(result.remaining)},
+            )
         )
-    sent = f"Sent {plural(result.delivered, 'message')}"
     if result.failed:
-        sent += f", {result.failed} refused for good (moved to {FAILED_FOLDER}/)"
-    sentences = [sent]
-    if result.server_error:
-        sentences.append(result.server_error.rstrip("."))
+        sent = _(
+            "Sent ${messages}, ${failed} refused for good (moved to ${folder}/)",
+            mapping={
+                "messages": _messages(result.delivered),
+                "failed": result.failed,
+                "folder": FAILED_FOLDER,
+            },
+        )
+    else:
+        sent = _("Sent ${messages}", mapping={"messages": _messages(result.delivered)})
+    sentences = [say(sent)]
+    problem = result.server_problem or result.server_error
+    if problem:
+        sentences.append(say(problem).rstrip("."))
     if result.remaining:
         sentences.append(
-            f"{plural(result.remaining, 'message')} left in the queue for the next pass"
+            say(
+                _(
+                    "${messages} left in the queue for the next pass",
+                    mapping={"messages": _messages(result.remaining)},
+                )
+            )
         )
     return ". ".join(sentences) + "."
 
@@ -318,7 +345,7 @@ def one_pass(registry, queue_dir, stop=None):
 
 def run(args, out=print, stop=None):
     if args.interval <= 0:
-        raise CommandError("--interval must be more than 0 seconds.")
+        raise CommandError(_("--interval must be more than 0 seconds."))
     with bootstrapped(args.config_uri) as env:
         registry = env["registry"]
         settings = registry.settings
@@ -326,13 +353,24 @@ def run(args, out=print, stop=None):
         queue_dir = settings["flicket.mail.queue_dir"]
         if os.path.isdir(queue_dir) and not os.access(queue_dir, os.R_OK | os.W_OK | os.X_OK):
             raise CommandError(
-                f"Cannot work in the queue folder {queue_dir}: run this command as the user "
-                "the web application runs as."
+                _(
+                    "Cannot work in the queue folder ${folder}: run this command as the user "
+                    "the web application runs as.",
+                    mapping={"folder": queue_dir},
+                )
             )
         if settings["flicket.mail.mode"] != "queue":
             out(
-                f"Note: flicket.mail.mode is {settings['flicket.mail.mode']!r}, so the "
-                f"application does not queue mail; sending what is left in {queue_dir}."
+                say(
+                    _(
+                        "Note: flicket.mail.mode is ${mode}, so the application does not "
+                        "queue mail; sending what is left in ${folder}.",
+                        mapping={
+                            "mode": repr(settings["flicket.mail.mode"]),
+                            "folder": queue_dir,
+                        },
+                    )
+                )
             )
         if args.once:
             result = one_pass(registry, queue_dir)
@@ -362,10 +400,20 @@ def _loop(registry, queue_dir, interval, out, stop):
             result = one_pass(registry, queue_dir, stop)
         except sa.exc.SQLAlchemyError as error:
             first = str(getattr(error, "orig", None) or error).strip().splitlines()[0]
-            text = f"Cannot read the site configuration (database error: {first}); retrying."
+            text = say(
+                _(
+                    "Cannot read the site configuration (database error: ${reason}); retrying.",
+                    mapping={"reason": first},
+                )
+            )
             news = False
         except OSError as error:
-            text = f"Cannot work in the queue folder ({error}); retrying."
+            text = say(
+                _(
+                    "Cannot work in the queue folder (${reason}); retrying.",
+                    mapping={"reason": str(error)},
+                )
+            )
             news = False
         else:
             text = summary(result)
@@ -378,7 +426,7 @@ def _loop(registry, queue_dir, interval, out, stop):
             out(text)
         last = text
         stop.wait(max(0.0, interval - (time.monotonic() - started)))
-    out("Stopped.")
+    out(say(_("Stopped.")))
     return EXIT_OK
 
 

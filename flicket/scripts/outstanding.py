@@ -20,6 +20,7 @@ from sqlalchemy.orm import aliased
 from transaction.interfaces import NoTransaction
 
 from flicket.accounts.models import User
+from flicket.i18n import _
 from flicket.mail import send_templated_mail
 from flicket.scripts.common import (
     EXIT_FAILED,
@@ -27,13 +28,15 @@ from flicket.scripts.common import (
     CommandError,
     bootstrapped,
     make_parser,
-    plural,
+    pluralize,
     require_schema,
     run_main,
+    say,
 )
 from flicket.tickets.models import Priority, Status, Ticket
 
-SUBJECT = "Outstanding Ticket Notifications"
+#: Each message is written in its recipient's language.
+SUBJECT = _("Outstanding Ticket Notifications")
 TEMPLATE = "outstanding_tickets"
 CLOSED = "Closed"
 DEFAULT_MAX_TICKETS = 200
@@ -104,7 +107,7 @@ def reminders(session, public_url):
 
 def run(args, out=print):
     if args.delay < 0 or args.max_tickets < 1:
-        raise CommandError("--delay must be 0 or more and --max-tickets 1 or more.")
+        raise CommandError(_("--delay must be 0 or more and --max-tickets 1 or more."))
     sent = failed = 0
     with bootstrapped(args.config_uri) as env:
         require_schema(env["registry"]["dbengine"], "flicket_users", "flicket_topic")
@@ -112,17 +115,24 @@ def run(args, out=print):
         with request.tm:
             config = request.flicket_config
             if config is None:
-                raise CommandError("The site is not set up: run flicket-setup first.")
+                raise CommandError(_("The site is not set up: run flicket-setup first."))
             if not (config.base_url or "").strip():
                 raise CommandError(
-                    "The base URL is not set, so the messages could not link to the tickets: "
-                    "set it in the admin panel (Config) or with flicket-setup --base-url."
+                    _(
+                        "The base URL is not set, so the messages could not link to the "
+                        "tickets: set it in the admin panel (Config) or with flicket-setup "
+                        "--base-url."
+                    )
                 )
             mode = request.registry.settings.get("flicket.mail.mode")
             if config.mail_suppress_send and mode not in LOCAL_MAIL_MODES and not args.dry_run:
                 out(
-                    "Nothing was sent: “Suppress sending” is on in the site configuration "
-                    "(turn it off in the admin panel to send email)."
+                    say(
+                        _(
+                            "Nothing was sent: “Suppress sending” is on in the site "
+                            "configuration (turn it off in the admin panel to send email)."
+                        )
+                    )
                 )
                 return EXIT_OK
             to_send, skipped = reminders(request.dbsession, request.public_url)
@@ -130,9 +140,13 @@ def run(args, out=print):
 
         for number, (user, tickets) in enumerate(to_send):
             shown = tickets[: args.max_tickets]
-            label = f"{user.username} <{user.email}>: {plural(len(tickets), 'ticket')}"
+            recipient = {
+                "username": user.username,
+                "email": user.email,
+                "tickets": pluralize("${count} ticket", "${count} tickets", len(tickets)),
+            }
             if args.dry_run:
-                out(f"Would send to {label}")
+                out(say(_("Would send to ${username} <${email}>: ${tickets}") % recipient))
                 continue
             if number and args.delay:
                 time.sleep(args.delay)
@@ -143,6 +157,7 @@ def run(args, out=print):
                         TEMPLATE,
                         [user.email],
                         SUBJECT,
+                        locale=user.locale,
                         user=user,
                         tickets=shown,
                         more=len(tickets) - len(shown),
@@ -151,27 +166,51 @@ def run(args, out=print):
             except Exception as exc:  # noqa: BLE001 - reported; the other users still get theirs
                 _abort_failed_commit(request.tm)
                 failed += 1
-                out(f"Failed to send to {label}: {type(exc).__name__}: {exc}")
+                failure = {**recipient, "error": f"{type(exc).__name__}: {exc}"}
+                out(
+                    say(
+                        _("Failed to send to ${username} <${email}>: ${tickets}: ${error}")
+                        % failure
+                    )
+                )
             else:
                 sent += 1
-                out(f"Sent to {label}")
+                out(say(_("Sent to ${username} <${email}>: ${tickets}") % recipient))
 
-    ticket_total = len({ticket["id"] for _, tickets in to_send for ticket in tickets})
-    notes = []
-    if skipped["disabled"]:
-        notes.append(f"{plural(skipped['disabled'], 'disabled user')}")
-    if skipped["no email"]:
-        notes.append(f"{plural(skipped['no email'], 'user')} without an email address")
+    ticket_total = len({ticket["id"] for _user, tickets in to_send for ticket in tickets})
+    values = {
+        "messages": pluralize(
+            "${count} message", "${count} messages", len(to_send) if args.dry_run else sent
+        ),
+        "failed": failed,
+        "tickets": pluralize(
+            "${count} outstanding ticket", "${count} outstanding tickets", ticket_total
+        ),
+        "disabled": pluralize(
+            "${count} disabled user", "${count} disabled users", skipped["disabled"]
+        ),
+        "no_email": pluralize(
+            "${count} user without an email address",
+            "${count} users without an email address",
+            skipped["no email"],
+        ),
+    }
     if args.dry_run:
-        summary = f"Dry run: would send {plural(len(to_send), 'message')}"
+        summary = _("Dry run: would send ${messages} about ${tickets}")
+    elif failed:
+        summary = _("Sent ${messages}, ${failed} failed about ${tickets}")
     else:
-        summary = f"Sent {plural(sent, 'message')}"
-        if failed:
-            summary += f", {failed} failed"
-    summary += f" about {plural(ticket_total, 'outstanding ticket')}"
-    if notes:
-        summary += f"; skipped {' and '.join(notes)}"
-    out(summary + ".")
+        summary = _("Sent ${messages} about ${tickets}")
+    summary = say(summary % values)
+    if skipped["disabled"] and skipped["no email"]:
+        note = _("${summary}; skipped ${disabled} and ${no_email}.")
+    elif skipped["disabled"]:
+        note = _("${summary}; skipped ${disabled}.")
+    elif skipped["no email"]:
+        note = _("${summary}; skipped ${no_email}.")
+    else:
+        note = None
+    out(say(note % {**values, "summary": summary}) if note else summary + ".")
     return EXIT_FAILED if failed else EXIT_OK
 
 

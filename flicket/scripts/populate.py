@@ -32,14 +32,17 @@ from flicket import clock
 from flicket.accounts.models import SUPER_USER_GROUP_NAME, Group, User, user_groups
 from flicket.accounts.passwords import hash_password
 from flicket.departments.models import Category, Department
+from flicket.i18n import _
 from flicket.scripts import counters
 from flicket.scripts.common import (
     CommandError,
     bootstrapped,
     make_parser,
-    plural,
+    number,
+    pluralize,
     require_schema,
     run_main,
+    say,
 )
 from flicket.tickets.models import Action, Post, Priority, Status, Subscription, Ticket
 
@@ -231,14 +234,14 @@ class TextPools:
     varied enough to look real and to give searches something to find."""
 
     def __init__(self, rng, size=600):
-        self.titles = [_fill(rng.choice(TITLE_TEMPLATES), rng)[:128] for _ in range(size)]
+        self.titles = [_fill(rng.choice(TITLE_TEMPLATES), rng)[:128] for _index in range(size)]
         self.bodies = []
-        for _ in range(size):
+        for _index in range(size):
             sentences = rng.sample(BODY_SENTENCES, rng.randint(2, 5))
             paragraphs = " ".join(_fill(s, rng) for s in sentences)
             self.bodies.append(paragraphs.replace(" Steps", "\n\nSteps")[:5000])
-        self.agent_replies = [_fill(rng.choice(AGENT_REPLIES), rng) for _ in range(size)]
-        self.user_replies = [_fill(rng.choice(USER_REPLIES), rng) for _ in range(size)]
+        self.agent_replies = [_fill(rng.choice(AGENT_REPLIES), rng) for _index in range(size)]
+        self.user_replies = [_fill(rng.choice(USER_REPLIES), rng) for _index in range(size)]
 
 
 # -- progress ---------------------------------------------------------------------------------
@@ -311,7 +314,10 @@ class Lookups:
         missing = [name for name in (OPEN, CLOSED, IN_WORK) if name not in statuses]
         if missing:
             raise CommandError(
-                f"The status {missing[0]!r} does not exist: run flicket-setup first."
+                _(
+                    "The status ${status} does not exist: run flicket-setup first.",
+                    mapping={"status": repr(missing[0])},
+                )
             )
         self.status = statuses
         self.awaiting = statuses.get(AWAITING)
@@ -320,10 +326,10 @@ class Lookups:
         ).all()
         self.categories = list(conn.scalars(sa.select(Category.id).order_by(Category.id)))
         if not self.priorities:
-            raise CommandError("There are no priorities: run flicket-setup first.")
+            raise CommandError(_("There are no priorities: run flicket-setup first."))
         if need_categories and not self.categories:
             raise CommandError(
-                "There are no categories: run flicket-setup first (or use --departments)."
+                _("There are no categories: run flicket-setup first (or use --departments).")
             )
         # Most tickets are low or medium; the last priority ("high") is the rarest.
         count = len(self.priorities)
@@ -436,7 +442,7 @@ def existing_users(conn):
     agents = [user_id for user_id, groups in rows if groups]
     staff = [user_id for user_id, groups in rows if not groups]
     if not rows:
-        raise CommandError("There are no users: create some with --users N.")
+        raise CommandError(_("There are no users: create some with --users N."))
     return agents or staff, staff or agents
 
 
@@ -510,7 +516,7 @@ class TicketFactory:
             timedelta(hours=rng.uniform(1, 24 * 21)),
             max(self.now - added - timedelta(minutes=1), timedelta(seconds=reply_count)),
         )
-        offsets = sorted(rng.random() for _ in range(reply_count))
+        offsets = sorted(rng.random() for _index in range(reply_count))
         first_reply_id, reply_times, last_time = post_id, [], added
         colleague = rng.choice(self.agents) if rng.random() < 0.1 else None
         for fraction in offsets:
@@ -698,7 +704,7 @@ def populate(engine, args, rounds):
         args.days,
         args.replies_per_ticket,
     )
-    progress = Progress(args.tickets, "tickets", enabled=not args.no_progress)
+    progress = Progress(args.tickets, say(_("tickets")), enabled=not args.no_progress)
     post_id = first_post_id
     try:
         for index in range(0, args.tickets, args.batch_size):
@@ -719,9 +725,13 @@ def populate(engine, args, rounds):
             progress.update(count)
     except KeyboardInterrupt:
         raise CommandError(
-            f"interrupted after {plural(report['tickets'], 'ticket')} (they are kept); the "
-            "counters were not recomputed: run flicket-update-user-posts and "
-            "flicket-update-user-assigned.",
+            _(
+                "interrupted after ${tickets} (they are kept); the counters were not "
+                "recomputed: run flicket-update-user-posts and flicket-update-user-assigned.",
+                mapping={
+                    "tickets": pluralize("${count} ticket", "${count} tickets", report["tickets"])
+                },
+            ),
             exit_code=130,
         ) from None
     finally:
@@ -739,14 +749,14 @@ def populate(engine, args, rounds):
 def run(args, out=print):
     if args.tickets < 0 or args.users < 0 or args.departments < 0 or args.replies_per_ticket < 0:
         raise CommandError(
-            "--tickets, --users, --departments and --replies-per-ticket must not be negative."
+            _("--tickets, --users, --departments and --replies-per-ticket must not be negative.")
         )
     if args.batch_size < 1 or args.days < 1:
-        raise CommandError("--batch-size and --days must be 1 or more.")
+        raise CommandError(_("--batch-size and --days must be 1 or more."))
     if not math.isfinite(args.replies_per_ticket):
-        raise CommandError("--replies-per-ticket must be a number.")
+        raise CommandError(_("--replies-per-ticket must be a number."))
     if args.password is not None and not args.password.strip():
-        raise CommandError("--password must not be empty.")
+        raise CommandError(_("--password must not be empty."))
     if args.seed is None:
         args.seed = secrets.randbelow(10**6)
     generated_password = args.password is None and args.users > 0
@@ -760,26 +770,58 @@ def run(args, out=print):
         report = populate(engine, args, rounds)
     elapsed = time.monotonic() - started
     if report["departments"]:
+        departments = report["departments"]
         out(
-            f"Created {plural(len(report['departments']), 'department')}: "
-            f"{', '.join(report['departments'])}."
+            say(
+                _(
+                    "Created ${departments}: ${names}.",
+                    mapping={
+                        "departments": pluralize(
+                            "${count} department", "${count} departments", len(departments)
+                        ),
+                        "names": ", ".join(departments),
+                    },
+                )
+            )
         )
     rows = sum(report[key] for key in ("users", "tickets", "replies", "subscriptions", "actions"))
-    out(
-        f"Created {plural(report['users'], 'user')}, {plural(report['tickets'], 'ticket')}, "
-        f"{plural(report['replies'], 'reply', 'replies')}, "
-        f"{plural(report['subscriptions'], 'subscription')} and "
-        f"{plural(report['actions'], 'action')} in {elapsed:.1f} s "
-        f"({rows / elapsed if elapsed else 0:,.0f} rows/s; seed {args.seed})."
+    created = _(
+        "Created ${users}, ${tickets}, ${replies}, ${subscriptions} and ${actions} in "
+        "${seconds} s (${rate} rows/s; seed ${seed}).",
+        mapping={
+            "users": pluralize("${count} user", "${count} users", report["users"]),
+            "tickets": pluralize("${count} ticket", "${count} tickets", report["tickets"]),
+            "replies": pluralize("${count} reply", "${count} replies", report["replies"]),
+            "subscriptions": pluralize(
+                "${count} subscription", "${count} subscriptions", report["subscriptions"]
+            ),
+            "actions": pluralize("${count} action", "${count} actions", report["actions"]),
+            "seconds": number(elapsed, "0.0"),
+            "rate": number(rows / elapsed if elapsed else 0, "#,##0"),
+            "seed": args.seed,
+        },
     )
+    out(say(created))
     changed = report["counters"]
-    out(
-        f"Counters recomputed: total_posts of {plural(changed['total_posts'], 'user')}, "
-        f"total_assigned of {plural(changed['total_assigned'], 'user')} updated."
+    counted = _(
+        "Counters recomputed: total_posts of ${posts}, total_assigned of ${assigned} updated.",
+        mapping={
+            "posts": pluralize("${count} user", "${count} users", changed["total_posts"]),
+            "assigned": pluralize("${count} user", "${count} users", changed["total_assigned"]),
+        },
     )
-    if report["users"]:
-        note = " (generated; shown once)" if generated_password else ""
-        out(f"The demo users' password{note}: {args.password}")
+    out(say(counted))
+    if report["users"] and generated_password:
+        out(
+            say(
+                _(
+                    "The demo users' password (generated; shown once): ${password}",
+                    mapping={"password": args.password},
+                )
+            )
+        )
+    elif report["users"]:
+        out(say(_("The demo users' password: ${password}", mapping={"password": args.password})))
     return report
 
 

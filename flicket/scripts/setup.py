@@ -1,7 +1,8 @@
 """``flicket-setup <ini>``: create or upgrade the database, seed it, create the admin.
 
 Interactive by default; ``--no-input`` and the flags make it fully scriptable. Running it
-again changes nothing and says so.
+again changes nothing and says so. Prompts and reports are in the language of the
+operator's terminal (``LANG``...; English by default); the argparse help stays English.
 """
 
 import argparse
@@ -11,7 +12,9 @@ import sys
 
 from pyramid.paster import bootstrap, setup_logging
 
+from flicket.i18n import _
 from flicket.install import SetupError, create_admin, find_admins, seed, upgrade_database
+from flicket.scripts.common import say
 from flicket.settings import ConfigurationError
 
 
@@ -43,7 +46,7 @@ def parse_args(argv):
 
 def _ask(prompt, default=None):
     suffix = f" [{default}]" if default else ""
-    answer = input(f"{prompt}{suffix}: ").strip()
+    answer = input(f"{say(prompt)}{suffix}: ").strip()
     return answer or default
 
 
@@ -52,13 +55,13 @@ def _ask_password(accounts, username, email):
 
     candidate = User(username=username, name=username, email=email)
     while True:
-        password = getpass.getpass("Administrator password: ")
+        password = getpass.getpass(say(_("Administrator password: ")))
         problems = accounts.password_problems(password, candidate)
         if problems:
-            print(" ".join(problems), file=sys.stderr)
+            print(" ".join(say(problem) for problem in problems), file=sys.stderr)
             continue
-        if getpass.getpass("Repeat the password: ") != password:
-            print("The two passwords differ; try again.", file=sys.stderr)
+        if getpass.getpass(say(_("Repeat the password: "))) != password:
+            print(say(_("The two passwords differ; try again.")), file=sys.stderr)
             continue
         return password
 
@@ -74,16 +77,20 @@ def run(args, out=print):
             dbsession = request.dbsession
             base_url = args.base_url
             if base_url is None and interactive and request.flicket_config is None:
-                base_url = _ask("Public address of this site", "http://localhost:6543")
+                base_url = _ask(_("Public address of this site"), "http://localhost:6543")
             changes += seed(dbsession, base_url)
             if find_admins(dbsession):
                 if args.admin_password or args.admin_username:
-                    out("An administrator already exists; --admin-* options were not used.")
+                    out(
+                        say(_("An administrator already exists; --admin-* options were not used."))
+                    )
             else:
                 username = args.admin_username or (
-                    _ask("Administrator username", "admin") if interactive else "admin"
+                    _ask(_("Administrator username"), "admin") if interactive else "admin"
                 )
-                email = args.admin_email or (_ask("Administrator email") if interactive else None)
+                email = args.admin_email or (
+                    _ask(_("Administrator email")) if interactive else None
+                )
                 password = args.admin_password
                 generated = False
                 if password is None:
@@ -93,19 +100,34 @@ def run(args, out=print):
                         password = secrets.token_urlsafe(15)
                         generated = True
                 create_admin(dbsession, request.accounts, username, email, password)
-                changes.append(f"Created the administrator {username!r}.")
+                changes.append(
+                    _(
+                        "Created the administrator ${username}.",
+                        mapping={"username": repr(username)},
+                    )
+                )
                 if generated:
                     changes.append(
-                        f"Log in as {username!r} with this generated password "
-                        f"(shown once; change it after logging in): {password}"
+                        _(
+                            "Log in as ${username} with this generated password "
+                            "(shown once; change it after logging in): ${password}",
+                            mapping={"username": repr(username), "password": password},
+                        )
                     )
     finally:
         env["closer"]()
     if changes:
         for line in changes:
-            out(line)
+            out(say(line))
     else:
-        out("Nothing to do: the database is up to date and the seed data and administrator exist.")
+        out(
+            say(
+                _(
+                    "Nothing to do: the database is up to date and the seed data and "
+                    "administrator exist."
+                )
+            )
+        )
     return changes
 
 
@@ -114,11 +136,15 @@ def main(argv=None):
     try:
         setup_logging(args.config_uri)
         run(args)
-    except (SetupError, ConfigurationError) as exc:
+    except SetupError as exc:
+        print(f"flicket-setup: {say(exc.message)}", file=sys.stderr)
+        return 2
+    except ConfigurationError as exc:
         print(f"flicket-setup: {exc}", file=sys.stderr)
         return 2
     except FileNotFoundError as exc:
-        print(f"flicket-setup: cannot read {exc.filename}", file=sys.stderr)
+        message = _("cannot read ${file}", mapping={"file": str(exc.filename)})
+        print(f"flicket-setup: {say(message)}", file=sys.stderr)
         return 2
     return 0
 

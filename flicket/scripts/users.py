@@ -27,14 +27,16 @@ from email_validator import EmailNotValidError, validate_email
 
 from flicket import clock
 from flicket.accounts.models import User
+from flicket.i18n import _
 from flicket.scripts.common import (
     EXIT_OK,
     CommandError,
     bootstrapped,
     make_parser,
-    plural,
+    pluralize,
     require_schema,
     run_main,
+    say,
 )
 
 KEYS = ("username", "name", "email", "password")
@@ -46,6 +48,10 @@ EMAIL_MAX = 60
 #: in two digits, then 53 characters of salt and digest.
 BCRYPT_RE = re.compile(r"\$2[aby]\$\d{2}\$[./A-Za-z0-9]{53}")
 MAX_LISTED_PROBLEMS = 20
+
+_ALREADY_EXISTS = _("${path} already exists; use --force to overwrite it.")
+#: One line of the problems of a users file: "entry 3 ('jane'): name contains ...".
+_ENTRY_PROBLEM = _("${entry}: ${problem}")
 
 FORMAT_HELP = (
     "File format (Flicket's users file): a JSON array of objects\n"
@@ -89,14 +95,21 @@ def write_users_file(path, entries, force=False):
         sys.stdout.flush()
         return
     if os.path.isdir(path):
-        raise CommandError(f"{path} is a directory; give a file name with -o.")
+        raise CommandError(
+            _("${path} is a directory; give a file name with -o.", mapping={"path": path})
+        )
     if os.path.lexists(path) and not force:
-        raise CommandError(f"{path} already exists; use --force to overwrite it.")
+        raise CommandError(_ALREADY_EXISTS % {"path": path})
     directory = os.path.dirname(os.path.abspath(path))
     try:
         handle, temporary = tempfile.mkstemp(prefix=".users-", suffix=".json", dir=directory)
     except OSError as exc:
-        raise CommandError(f"cannot write in {directory}: {exc.strerror}") from None
+        raise CommandError(
+            _(
+                "cannot write in ${directory}: ${reason}",
+                mapping={"directory": directory, "reason": str(exc.strerror)},
+            )
+        ) from None
     try:
         with os.fdopen(handle, "w", encoding="utf-8") as stream:
             stream.write(text)
@@ -107,13 +120,16 @@ def write_users_file(path, entries, force=False):
             try:
                 os.link(temporary, path)
             except FileExistsError:
-                raise CommandError(
-                    f"{path} already exists; use --force to overwrite it."
-                ) from None
+                raise CommandError(_ALREADY_EXISTS % {"path": path}) from None
             except OSError:
                 os.replace(temporary, path)  # a file system without hard links
     except OSError as exc:
-        raise CommandError(f"cannot write {path}: {exc.strerror}") from None
+        raise CommandError(
+            _(
+                "cannot write ${path}: ${reason}",
+                mapping={"path": path, "reason": str(exc.strerror)},
+            )
+        ) from None
     finally:
         if os.path.exists(temporary):
             os.unlink(temporary)
@@ -127,13 +143,23 @@ def run_export(args, out=print):
             entries = export_rows(request.dbsession)
     write_users_file(args.output, entries, force=args.force)
     without = sum(1 for entry in entries if entry["password"] is None)
-    message = f"Exported {plural(len(entries), 'user')}"
-    if args.output != "-":
-        message += f" to {args.output}"
-    if without:
-        message += f" ({plural(without, 'account')} without a password, written as null)"
+    values = {
+        "users": pluralize("${count} user", "${count} users", len(entries)),
+        "file": args.output,
+        "without": pluralize("${count} account", "${count} accounts", without),
+    }
+    if args.output != "-" and without:
+        message = _(
+            "Exported ${users} to ${file} (${without} without a password, written as null)."
+        )
+    elif args.output != "-":
+        message = _("Exported ${users} to ${file}.")
+    elif without:
+        message = _("Exported ${users} (${without} without a password, written as null).")
+    else:
+        message = _("Exported ${users}.")
     # The summary goes to stderr when the JSON itself goes to standard output.
-    (out if args.output != "-" else _to_stderr)(message + ".")
+    (out if args.output != "-" else _to_stderr)(say(message % values))
     return EXIT_OK
 
 
@@ -175,58 +201,84 @@ def _control_characters(text):
 
 
 def clean_entry(entry):
-    """``(values, problems)``: the normalised values of one entry, or what is wrong with it."""
+    """``(values, problems)``: the normalised values of one entry, or what is wrong with it
+    (messages to translate)."""
     if not isinstance(entry, dict):
-        return None, [f"is a JSON {type(entry).__name__}, not an object"]
+        return None, [
+            _("is a JSON ${type}, not an object", mapping={"type": type(entry).__name__})
+        ]
     missing = [key for key in KEYS if key not in entry]
     if missing:
-        return None, [f"lacks the key{'s' if len(missing) > 1 else ''} {', '.join(missing)}"]
+        return None, [
+            pluralize(
+                "lacks the key ${keys}",
+                "lacks the keys ${keys}",
+                len(missing),
+                keys=", ".join(missing),
+            )
+        ]
     problems = []
     for key in KEYS:
         value = entry[key]
         if not (isinstance(value, str) or (value is None and key != "username")):
-            expected = "a string" if key == "username" else "a string or null"
-            problems.append(f"{key} must be {expected}, not {json.dumps(value)[:40]}")
+            if key == "username":
+                problem = _("${key} must be a string, not ${value}")
+            else:
+                problem = _("${key} must be a string or null, not ${value}")
+            problems.append(problem % {"key": key, "value": json.dumps(value)[:40]})
     if problems:
         return None, problems
 
     username = unicodedata.normalize("NFKC", entry["username"]).strip()
     low, high = USERNAME_LENGTH
     if not low <= len(username) <= high:
-        problems.append(f"username must be {low} to {high} characters long")
+        problems.append(
+            _(
+                "username must be ${low} to ${high} characters long",
+                mapping={"low": low, "high": high},
+            )
+        )
     elif "@" in username:
-        problems.append("username must not contain '@'")
+        problems.append(_("username must not contain '@'"))
     elif _control_characters(username):
-        problems.append("username contains control characters")
+        problems.append(_("username contains control characters"))
 
     name = entry["name"]
     if name is not None:
         name = unicodedata.normalize("NFC", name).strip()
         if len(name) > NAME_MAX:
-            problems.append(f"name is longer than {NAME_MAX} characters")
+            problems.append(_("name is longer than ${max} characters", mapping={"max": NAME_MAX}))
         elif _control_characters(name):
-            problems.append("name contains control characters")
+            problems.append(_("name contains control characters"))
 
     email = (entry["email"] or "").strip() or None
     if email is not None:
         if len(email) > EMAIL_MAX:
-            problems.append(f"email is longer than {EMAIL_MAX} characters")
+            problems.append(
+                _("email is longer than ${max} characters", mapping={"max": EMAIL_MAX})
+            )
         else:
             try:
                 validate_email(email, check_deliverability=False)
             except EmailNotValidError:
-                problems.append(f"email {email!r} is not a valid address")
+                problems.append(
+                    _("email ${email} is not a valid address", mapping={"email": repr(email)})
+                )
 
     password = entry["password"]
     if password is not None and not BCRYPT_RE.fullmatch(password):
-        problems.append("password is not a bcrypt hash ($2b$12$ and 53 characters)")
+        problems.append(_("password is not a bcrypt hash ($2b$12$ and 53 characters)"))
     values = {"username": username, "name": name or None, "email": email, "password": password}
     return (None if problems else values), problems
 
 
 def _describe(index, entry):
     username = entry.get("username") if isinstance(entry, dict) else None
-    return f"entry {index}" + (f" ({username!r})" if isinstance(username, str) else "")
+    if isinstance(username, str):
+        return _(
+            "entry ${index} (${username})", mapping={"index": index, "username": repr(username)}
+        )
+    return _("entry ${index}", mapping={"index": index})
 
 
 def parse_users_file(text, source):
@@ -235,20 +287,32 @@ def parse_users_file(text, source):
         data = json.loads(text)
     except json.JSONDecodeError as exc:
         raise CommandError(
-            f"{source} is not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg}); "
-            "nothing was imported."
+            _(
+                "${source} is not valid JSON (line ${line}, column ${column}: ${reason}); "
+                "nothing was imported.",
+                mapping={
+                    "source": source,
+                    "line": exc.lineno,
+                    "column": exc.colno,
+                    "reason": exc.msg,
+                },
+            )
         ) from None
     if not isinstance(data, list):
         raise CommandError(
-            f"{source} must hold a JSON array of users, not a JSON {type(data).__name__}; "
-            "nothing was imported."
+            _(
+                "${source} must hold a JSON array of users, not a JSON ${type}; "
+                "nothing was imported.",
+                mapping={"source": source, "type": type(data).__name__},
+            )
         )
     problems = []
     cleaned = []
     first_seen = {}
     for index, entry in enumerate(data, start=1):
         values, entry_problems = clean_entry(entry)
-        problems += [f"{_describe(index, entry)}: {problem}" for problem in entry_problems]
+        where = _describe(index, entry)
+        problems += [say(_ENTRY_PROBLEM % {"entry": where, "problem": p}) for p in entry_problems]
         if values is None:
             continue
         for key in ("username", "email"):
@@ -256,23 +320,30 @@ def parse_users_file(text, source):
                 continue
             seen = first_seen.setdefault((key, values[key].lower()), index)
             if seen != index:
-                problems.append(
-                    f"{_describe(index, entry)}: {key} {values[key]!r} is also in entry {seen}"
+                also = _(
+                    "${key} ${value} is also in entry ${seen}",
+                    mapping={"key": key, "value": repr(values[key]), "seen": seen},
                 )
+                problems.append(say(_ENTRY_PROBLEM % {"entry": where, "problem": also}))
         cleaned.append(values)
     if problems:
         listed = problems[:MAX_LISTED_PROBLEMS]
         if len(problems) > len(listed):
-            listed.append(f"... and {len(problems) - len(listed)} more")
-        raise CommandError(
-            f"{source}: {plural(len(problems), 'problem')}; nothing was imported.\n  "
-            + "\n  ".join(listed)
+            more = _("... and ${count} more", mapping={"count": len(problems) - len(listed)})
+            listed.append(say(more))
+        summary = _(
+            "${source}: ${problems}; nothing was imported.",
+            mapping={
+                "source": source,
+                "problems": pluralize("${count} problem", "${count} problems", len(problems)),
+            },
         )
+        raise CommandError(say(summary) + "\n  " + "\n  ".join(listed))
     return cleaned
 
 
 def read_users_file(path):
-    source = "standard input" if path == "-" else path
+    source = say(_("standard input")) if path == "-" else path
     try:
         if path == "-":
             raw = sys.stdin.buffer.read()
@@ -280,21 +351,33 @@ def read_users_file(path):
             with open(path, "rb") as stream:
                 raw = stream.read()
     except FileNotFoundError:
-        raise CommandError(f"{path} does not exist; nothing was imported.") from None
+        raise CommandError(
+            _("${path} does not exist; nothing was imported.", mapping={"path": path})
+        ) from None
     except IsADirectoryError:
-        raise CommandError(f"{path} is a directory, not a users file.") from None
+        raise CommandError(
+            _("${path} is a directory, not a users file.", mapping={"path": path})
+        ) from None
     except OSError as exc:
-        raise CommandError(f"cannot read {path}: {exc.strerror}.") from None
+        raise CommandError(
+            _(
+                "cannot read ${path}: ${reason}.",
+                mapping={"path": path, "reason": str(exc.strerror)},
+            )
+        ) from None
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError:
-        raise CommandError(f"{source} is not UTF-8 text; nothing was imported.") from None
+        raise CommandError(
+            _("${source} is not UTF-8 text; nothing was imported.", mapping={"source": source})
+        ) from None
     return parse_users_file(text, source)
 
 
 def plan_import(conn, entries):
     """``(to_create, skipped)``: skipped holds ``(username, reason)`` for every entry whose
-    username or email (ignoring case) is already a login of an existing account."""
+    username or email (ignoring case) is already a login of an existing account (the
+    reason is a message to translate)."""
     taken = {}
     for user_id, username, email in conn.execute(sa.select(User.id, User.username, User.email)):
         for login in (username, email):
@@ -303,11 +386,17 @@ def plan_import(conn, entries):
     to_create, skipped = [], []
     for values in entries:
         if values["username"].lower() in taken:
-            skipped.append((values["username"], "the username already exists"))
+            skipped.append((values["username"], _("the username already exists")))
         elif values["email"] and values["email"].lower() in taken:
-            _, owner = taken[values["email"].lower()]
+            _login, owner = taken[values["email"].lower()]
             skipped.append(
-                (values["username"], f"the email {values['email']} belongs to {owner!r}")
+                (
+                    values["username"],
+                    _(
+                        "the email ${email} belongs to ${owner}",
+                        mapping={"email": values["email"], "owner": repr(owner)},
+                    ),
+                )
             )
         else:
             to_create.append(values)
@@ -343,18 +432,38 @@ def run_import(args, out=print):
             if not args.dry_run:
                 create_users(request.dbsession, to_create)
     for username, reason in skipped:
-        out(f"Skipped {username}: {reason}.")
-    verb = "Would import" if args.dry_run else "Imported"
+        out(
+            say(
+                _(
+                    "Skipped ${username}: ${reason}.",
+                    mapping={"username": username, "reason": reason},
+                )
+            )
+        )
     for values in to_create:
-        out(f"{verb} {values['username']}" + (f" <{values['email']}>" if values["email"] else ""))
-    summary = (
-        f"{verb} {plural(len(to_create), 'user')}, skipped {len(skipped)} "
-        f"(of {plural(len(entries), 'entry', 'entries')} in "
-        f"{'standard input' if args.file == '-' else args.file})."
-    )
+        if values["email"] and args.dry_run:
+            line = _("Would import ${username} <${email}>")
+        elif values["email"]:
+            line = _("Imported ${username} <${email}>")
+        elif args.dry_run:
+            line = _("Would import ${username}")
+        else:
+            line = _("Imported ${username}")
+        out(say(line % {"username": values["username"], "email": values["email"]}))
     if args.dry_run:
-        summary += " Dry run: nothing was written."
-    out(summary)
+        summary = _(
+            "Would import ${users}, skipped ${skipped} (of ${entries} in ${file}). "
+            "Dry run: nothing was written."
+        )
+    else:
+        summary = _("Imported ${users}, skipped ${skipped} (of ${entries} in ${file}).")
+    summary = summary % {
+        "users": pluralize("${count} user", "${count} users", len(to_create)),
+        "skipped": len(skipped),
+        "entries": pluralize("${count} entry", "${count} entries", len(entries)),
+        "file": _("standard input") if args.file == "-" else args.file,
+    }
+    out(say(summary))
     return EXIT_OK
 
 

@@ -16,6 +16,7 @@ from pyramid.view import view_config
 from sqlalchemy.orm import contains_eager, defer, joinedload, raiseload
 
 from flicket.departments.models import Category, Department
+from flicket.i18n import _, translate
 from flicket.permissions import Permission
 from flicket.tickets.models import Post, Priority, Status, Ticket
 from flicket.tickets.services import CLOSED, IN_WORK
@@ -57,13 +58,6 @@ class DepartmentChart:
     name: str
     total: int = 0
     segments: list[Segment] = field(default_factory=list)
-
-    @property
-    def description(self):
-        """The chart's text alternative: every number, in status order."""
-        parts = ", ".join(f"{s.status} {s.count}" for s in self.segments)
-        noun = "ticket" if self.total == 1 else "tickets"
-        return f"{self.name}: {self.total} {noun} ({parts})"
 
 
 @dataclass
@@ -239,7 +233,7 @@ def home(request):
     statuses = request.tickets.statuses()
     totals, charts = dashboard.summary(statuses)
     return {
-        "page_title": "Home",
+        "page_title": translate(_("Home"), request.localizer),
         "totals": totals,
         "total_links": total_links(request),
         "charts": charts,

@@ -14,11 +14,12 @@ from wtforms.validators import InputRequired, Length, NumberRange, Optional, Val
 from wtforms.widgets import CheckboxInput, ListWidget
 
 from flicket.forms import BaseForm
+from flicket.i18n import _, label, translate
 
-TITLE_LIMITS = Length(min=3, max=128, message="The title must be 3 to 128 characters long.")
-CONTENT_LIMITS = Length(min=5, max=5000, message="The text must be 5 to 5000 characters long.")
+TITLE_LIMITS = Length(min=3, max=128, message=_("The title must be 3 to 128 characters long."))
+CONTENT_LIMITS = Length(min=5, max=5000, message=_("The text must be 5 to 5000 characters long."))
 HOURS_RANGE = NumberRange(
-    min=-99999999, max=99999999, message="Hours must be a number such as 1.5."
+    min=-99999999, max=99999999, message=_("Hours must be a number such as 1.5.")
 )
 
 
@@ -30,11 +31,11 @@ def strip_text(value):
 def not_blank(form, field):
     """Text made of white space only is no text (it would pass the length check)."""
     if isinstance(field.data, str) and not field.data.strip():
-        raise ValidationError("The text cannot be only white space.")
+        raise ValidationError(_("The text cannot be only white space."))
 
 
 class HoursField(DecimalField):
-    def __init__(self, label="Hours", **kwargs):
+    def __init__(self, label=_("Hours"), **kwargs):
         super().__init__(
             label,
             places=2,
@@ -56,60 +57,69 @@ def chosen_files(field):
 
 
 class TicketForm(BaseForm):
-    title = StringField("Title", validators=[InputRequired(), TITLE_LIMITS], filters=[strip_text])
-    content = TextAreaField("Content", validators=[InputRequired(), CONTENT_LIMITS, not_blank])
-    priority = SelectField("Priority", coerce=int, validators=[InputRequired()])
-    department = SelectField("Department", coerce=str, validate_choice=False)
-    category = SelectField("Category", coerce=int, validators=[InputRequired()])
+    title = StringField(
+        _("Title"), validators=[InputRequired(), TITLE_LIMITS], filters=[strip_text]
+    )
+    content = TextAreaField(_("Content"), validators=[InputRequired(), CONTENT_LIMITS, not_blank])
+    priority = SelectField(_("Priority"), coerce=int, validators=[InputRequired()])
+    department = SelectField(_("Department"), coerce=str, validate_choice=False)
+    category = SelectField(_("Category"), coerce=int, validators=[InputRequired()])
     hours = HoursField()
-    file = MultipleFileField("Attachments")
+    file = MultipleFileField(_("Attachments"))
 
 
 class EditTicketForm(TicketForm):
-    remove_uploads = CheckboxList("Remove these attachments", coerce=int)
+    remove_uploads = CheckboxList(_("Remove these attachments"), coerce=int)
 
 
 class ReplyForm(BaseForm):
-    content = TextAreaField("Your reply", validators=[InputRequired(), CONTENT_LIMITS, not_blank])
-    status = SelectField("Status", coerce=int, validators=[InputRequired()])
-    priority = SelectField("Priority", coerce=int, validators=[InputRequired()])
+    content = TextAreaField(
+        _("Your reply"), validators=[InputRequired(), CONTENT_LIMITS, not_blank]
+    )
+    status = SelectField(_("Status"), coerce=int, validators=[InputRequired()])
+    priority = SelectField(_("Priority"), coerce=int, validators=[InputRequired()])
     hours = HoursField()
-    file = MultipleFileField("Attachments")
+    file = MultipleFileField(_("Attachments"))
 
 
 class EditPostForm(ReplyForm):
-    content = TextAreaField("Reply", validators=[InputRequired(), CONTENT_LIMITS, not_blank])
-    remove_uploads = CheckboxList("Remove these attachments", coerce=int)
+    content = TextAreaField(_("Reply"), validators=[InputRequired(), CONTENT_LIMITS, not_blank])
+    remove_uploads = CheckboxList(_("Remove these attachments"), coerce=int)
 
 
 class UsernameForm(BaseForm):
     username = StringField(
-        "Username",
+        _("Username"),
         validators=[
             InputRequired(),
-            Length(max=24, message="A username has at most 24 characters."),
+            Length(max=24, message=_("A username has at most 24 characters.")),
         ],
         render_kw={"autocomplete": "off"},
     )
 
 
 class CategoryForm(BaseForm):
-    department = SelectField("Department", coerce=str, validate_choice=False)
-    category = SelectField("Category", coerce=int, validators=[InputRequired()])
+    department = SelectField(_("Department"), coerce=str, validate_choice=False)
+    category = SelectField(_("Category"), coerce=int, validators=[InputRequired()])
 
 
 class ConfirmPasswordForm(BaseForm):
-    password = PasswordField("Your password", validators=[InputRequired()])
+    password = PasswordField(_("Your password"), validators=[InputRequired()])
 
 
 def bind_choices(form, service, *, with_closed=False):
-    """Fill the select fields of ``form`` from the database (one query per kind)."""
+    """Fill the select fields of ``form`` from the database (one query per kind).
+
+    Seeded status and priority names are shown in the request's language (``label``);
+    ``names`` keeps each choice's name as stored, for code that looks one up by name."""
     if hasattr(form, "priority"):
-        form.priority.choices = [(p.id, p.priority) for p in service.priorities()]
+        priorities = service.priorities()
+        form.priority.names = {p.id: p.priority for p in priorities}
+        form.priority.choices = [(p.id, label(p.priority)) for p in priorities]
     if hasattr(form, "status"):
-        form.status.choices = [
-            (s.id, s.status) for s in service.statuses() if with_closed or s.status != "Closed"
-        ]
+        statuses = [s for s in service.statuses() if with_closed or s.status != "Closed"]
+        form.status.names = {s.id: s.status for s in statuses}
+        form.status.choices = [(s.id, label(s.status)) for s in statuses]
     if hasattr(form, "category"):
         categories = service.categories()
         departments = {}
@@ -120,7 +130,8 @@ def bind_choices(form, service, *, with_closed=False):
         form.category.labels = {
             c.id: f"{c.department.department} - {c.category}" for c in categories
         }
-        form.department.choices = [("", "All departments")] + [
+        all_departments = translate(_("All departments"), service.request.localizer)
+        form.department.choices = [("", all_departments)] + [
             (str(i), name) for i, name in departments.items()
         ]
     return form

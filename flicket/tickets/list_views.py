@@ -12,6 +12,7 @@ import io
 from pyramid.view import view_config
 
 from flicket import clock
+from flicket.i18n import _, label, translate
 from flicket.pagination import page_number, site_page_size
 from flicket.permissions import Permission
 from flicket.tickets.lists import (
@@ -30,23 +31,24 @@ DEFAULT_CSV_LIMIT = 1000
 
 #: list route -> (scope, page title)
 LISTS = {
-    "tickets": ("all", "Tickets"),
-    "my_tickets": ("mine", "My Tickets"),
-    "subscribed": ("subscribed", "Subscribed Tickets"),
+    "tickets": ("all", _("Tickets")),
+    "my_tickets": ("mine", _("My Tickets")),
+    "subscribed": ("subscribed", _("Subscribed Tickets")),
 }
 ROUTE_OF_SCOPE = {scope: route for route, (scope, _title) in LISTS.items()}
 
+#: The header row, written in the language of the person exporting.
 CSV_HEADER = (
-    "Ticket_ID",
-    "Priority",
-    "Title",
-    "Submitted By",
-    "Date",
-    "Replies",
-    "Category",
-    "Status",
-    "Assigned",
-    "URL",
+    _("Ticket_ID"),
+    _("Priority"),
+    _("Title"),
+    _("Submitted By"),
+    _("Date"),
+    _("Replies"),
+    _("Category"),
+    _("Status"),
+    _("Assigned"),
+    _("URL"),
 )
 #: A cell starting with one of these is a formula to a spreadsheet (CSV injection).
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
@@ -55,6 +57,7 @@ FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 def _filters(request):
     filters = TicketFilters.from_params(request.GET)
     filters.resolve_user(request.tickets)
+    filters.notices = [translate(notice, request.localizer) for notice in filters.notices]
     return filters
 
 
@@ -149,17 +152,18 @@ def ticket_list(request):
             return request.route_path(route, _query=query)
         return request.route_path(route + "_page", page=number, _query=query)
 
+    localizer = request.localizer
     sort_options = [
         {
             "key": key,
-            "label": sort_label(key),
+            "label": translate(sort_label(key), localizer),
             "url": request.route_path(route, _query={**params, "sort": key}),
             "active": key == sort,
         }
         for key in SORT_KEYS
     ]
     return {
-        "page_title": title,
+        "page_title": translate(title, localizer),
         "scope": scope,
         "list_route": route,
         "page": page,
@@ -167,7 +171,7 @@ def ticket_list(request):
         "filters": filters,
         "username_value": filters.username or (filters.user.username if filters.user else ""),
         "sort": sort,
-        "sort_label": sort_label(sort),
+        "sort_label": translate(sort_label(sort), localizer),
         "sort_options": sort_options,
         "page_url": page_url,
         "form_action": request.route_path(route),
@@ -191,7 +195,7 @@ def _csv_line(request, row):
     department = category.department if category is not None else None
     return [
         ticket.id_zfill,
-        ticket.ticket_priority.priority if ticket.ticket_priority else "",
+        label(ticket.ticket_priority.priority) if ticket.ticket_priority else "",
         ticket.title,
         (ticket.user.name or ticket.user.username) if ticket.user else "",
         ticket.date_added.strftime("%Y-%m-%d") if ticket.date_added else "",
@@ -204,8 +208,10 @@ def _csv_line(request, row):
             )
             if part
         ),
-        ticket.status.status if ticket.status else "",
-        (ticket.assigned.name or ticket.assigned.username) if ticket.assigned else "Not assigned",
+        label(ticket.status.status) if ticket.status else "",
+        (ticket.assigned.name or ticket.assigned.username)
+        if ticket.assigned
+        else translate(_("Not assigned"), request.localizer),
         request.public_url("ticket_view", ticket_id=ticket.id),
     ]
 
@@ -226,7 +232,7 @@ def tickets_csv(request):
     )
     buffer = io.StringIO()
     writer = csv.writer(buffer)
-    writer.writerow(CSV_HEADER)
+    writer.writerow([translate(name, request.localizer) for name in CSV_HEADER])
     for row in rows:
         writer.writerow([neutralise(cell) for cell in _csv_line(request, row)])
     response = request.response

@@ -27,11 +27,13 @@ from decimal import Decimal
 from typing import NamedTuple
 
 import sqlalchemy as sa
+from pyramid.i18n import TranslationString
 from sqlalchemy.orm import aliased, contains_eager
 from sqlalchemy.orm.attributes import set_committed_value
 
 from flicket.accounts.models import Group, User, user_groups
 from flicket.departments.models import Category, Department
+from flicket.i18n import _
 from flicket.pagination import Page
 from flicket.tickets.models import Post, Priority, Status, Subscription, Ticket
 from flicket.tickets.services import CLOSED
@@ -39,19 +41,23 @@ from flicket.tickets.services import CLOSED
 SCOPES = ("all", "mine", "subscribed")
 DEFAULT_SORT = "priority_desc"
 
-#: sort key -> (what it orders by, ascending wording, descending wording); reference §3.4.
+#: sort key -> (ascending label, descending label); reference §3.4. Each label is one
+#: message, so a translator sees the whole of it.
 SORTS = {
-    "priority": ("Priority", "low first", "high first"),
-    "title": ("Title", "A to Z", "Z to A"),
-    "ticketid": ("Number", "oldest first", "newest first"),
-    "addedby": ("Submitted by", "A to Z", "Z to A"),
-    "addedon": ("Created", "oldest first", "newest first"),
-    "last_updated": ("Updated", "oldest first", "newest first"),
-    "replies": ("Replies", "fewest first", "most first"),
-    "department_category": ("Department / category", "A to Z", "Z to A"),
-    "status": ("Status", "ascending", "descending"),
-    "assigned": ("Assigned", "A to Z", "Z to A"),
-    "time": ("Hours", "fewest first", "most first"),
+    "priority": (_("Priority (low first)"), _("Priority (high first)")),
+    "title": (_("Title (A to Z)"), _("Title (Z to A)")),
+    "ticketid": (_("Number (oldest first)"), _("Number (newest first)")),
+    "addedby": (_("Submitted by (A to Z)"), _("Submitted by (Z to A)")),
+    "addedon": (_("Created (oldest first)"), _("Created (newest first)")),
+    "last_updated": (_("Updated (oldest first)"), _("Updated (newest first)")),
+    "replies": (_("Replies (fewest first)"), _("Replies (most first)")),
+    "department_category": (
+        _("Department / category (A to Z)"),
+        _("Department / category (Z to A)"),
+    ),
+    "status": (_("Status (ascending)"), _("Status (descending)")),
+    "assigned": (_("Assigned (A to Z)"), _("Assigned (Z to A)")),
+    "time": (_("Hours (fewest first)"), _("Hours (most first)")),
 }
 SORT_KEYS = tuple(key for base in SORTS for key in (base, base + "_desc"))
 
@@ -69,9 +75,10 @@ def parse_sort(value):
 
 
 def sort_label(key):
+    """The sort's name for people (a TranslationString)."""
     base, descending = (key[:-5], True) if key.endswith("_desc") else (key, False)
-    name, ascending_words, descending_words = SORTS[base]
-    return f"{name} ({descending_words if descending else ascending_words})"
+    ascending_label, descending_label = SORTS[base]
+    return descending_label if descending else ascending_label
 
 
 def _clean_text(value):
@@ -96,7 +103,8 @@ class TicketFilters:
     assigned_id: int | None = None
     created_id: int | None = None
     content: str = ""
-    #: Messages for the page about values that were ignored or match nothing.
+    #: Messages for the page about values that were ignored or match nothing
+    #: (TranslationStrings).
     notices: list = field(default_factory=list)
     #: The user named by ``username`` or ``user_id``, once ``resolve_user`` found them.
     user: User | None = None
@@ -116,10 +124,13 @@ class TicketFilters:
         "created_id",
         "content",
     )
+    #: id parameter -> what to say when its value is not a user number.
     _ID_LABELS = {
-        "user_id": "user",
-        "assigned_id": "assigned user",
-        "created_id": "creator",
+        "user_id": _("The user filter “${value}” is not a user number, so it was ignored."),
+        "assigned_id": _(
+            "The assigned user filter “${value}” is not a user number, so it was ignored."
+        ),
+        "created_id": _("The creator filter “${value}” is not a user number, so it was ignored."),
     }
 
     @classmethod
@@ -140,10 +151,7 @@ class TicketFilters:
             # Too large for the column: no user has it, so the filter matches nothing.
             return int(raw) if len(raw) <= 10 and int(raw) <= MAX_ID else 0
         shown = raw if len(raw) <= 40 else raw[:40] + "…"
-        self.notices.append(
-            f"The {self._ID_LABELS[name]} filter “{shown}” is not a user number, so it was "
-            "ignored."
-        )
+        self.notices.append(TranslationString(self._ID_LABELS[name], mapping={"value": shown}))
         return None
 
     def resolve_user(self, tickets):
@@ -154,7 +162,9 @@ class TicketFilters:
             if self.user is None:
                 self.match_nothing = True
                 shown = self.username if len(self.username) <= 40 else self.username[:40] + "…"
-                self.notices.append(f"There is no user with the username “{shown}”.")
+                self.notices.append(
+                    _("There is no user with the username “${name}”.", mapping={"name": shown})
+                )
         elif self.user_id:
             self.user = tickets.db.get(User, self.user_id)
 

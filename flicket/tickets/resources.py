@@ -9,6 +9,7 @@ from sqlalchemy.orm import joinedload, selectinload
 
 from flicket.accounts.models import User
 from flicket.departments.models import Category
+from flicket.i18n import _
 from flicket.params import parse_id
 from flicket.permissions import Permission as P
 from flicket.resources import ADMIN, SUPER_USER, Root
@@ -110,7 +111,7 @@ def ticket_factory(request):
         .where(Ticket.id == _id_from(request, "ticket_id"))
     )
     if ticket is None:
-        raise HTTPNotFound("There is no such ticket.")
+        raise HTTPNotFound(_("There is no such ticket."))
     return TicketResource(request, ticket)
 
 
@@ -125,7 +126,7 @@ def post_factory(request):
         .where(Post.id == _id_from(request, "post_id"))
     )
     if post is None or post.ticket is None:
-        raise HTTPNotFound("There is no such reply.")
+        raise HTTPNotFound(_("There is no such reply."))
     return PostResource(request, post)
 
 
@@ -134,7 +135,7 @@ def upload_factory(request):
         sa.select(Upload).where(Upload.filename == request.matchdict.get("filename", "")[:128])
     )
     if upload is None:
-        raise HTTPNotFound("There is no such file.")
+        raise HTTPNotFound(_("There is no such file."))
     return UploadResource(request, upload)
 
 

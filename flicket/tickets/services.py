@@ -14,6 +14,7 @@ from sqlalchemy.orm import joinedload
 from flicket import clock
 from flicket.accounts.models import User
 from flicket.departments.models import Category
+from flicket.i18n import VOCABULARY, _, english, translate
 from flicket.params import parse_id
 from flicket.tickets import events
 from flicket.tickets.models import (
@@ -33,12 +34,23 @@ IN_WORK = "In Work"
 
 
 class TicketError(Exception):
-    """An operation was refused because of the ticket's state or the input."""
+    """An operation was refused because of the ticket's state or the input. ``message`` is
+    a TranslationString: pages show it translated (``flash``, ``translate``), the API in
+    English (``english``)."""
 
     def __init__(self, message, kind="warning"):
         super().__init__(message)
         self.message = message
         self.kind = kind
+
+    def __str__(self):
+        return english(self.message)
+
+
+def _named(name):
+    """A status or priority name inside a message: translated lazily when it is a seeded
+    name (the message may end up in the English API), as typed otherwise."""
+    return VOCABULARY.get(name, name)
 
 
 def _bump(user_id, column, delta):
@@ -69,7 +81,13 @@ class TicketService:
         for status in self.statuses():
             if status.status == name:
                 return status
-        raise TicketError(f"The status {name!r} does not exist; run flicket-setup.", "danger")
+        raise TicketError(
+            _(
+                "The status ${name} does not exist; run flicket-setup.",
+                mapping={"name": repr(name)},
+            ),
+            "danger",
+        )
 
     def priorities(self):
         return list(self.db.scalars(sa.select(Priority).order_by(Priority.id)))
@@ -178,9 +196,9 @@ class TicketService:
         try:
             hours = Decimal(str(value)).quantize(Decimal("0.01"))
         except (InvalidOperation, ValueError):
-            raise TicketError("Hours must be a number, such as 1.5.") from None
+            raise TicketError(_("Hours must be a number, such as 1.5.")) from None
         if not hours.is_finite() or abs(hours) >= Decimal("100000000"):
-            raise TicketError("Hours must be a number below 100,000,000.")
+            raise TicketError(_("Hours must be a number below 100,000,000."))
         return hours
 
     def _apply_status(self, ticket, actor, status):
@@ -260,7 +278,7 @@ class TicketService:
         """Add a reply; a status other than Closed may be set with it (a Closed ticket is
         reopened: the reply form never offers Closed)."""
         if status is not None and status.status == CLOSED:
-            raise TicketError("Use “reply and close” to close the ticket.")
+            raise TicketError(_("Use “reply and close” to close the ticket."))
         if files:
             self.request.uploads.check(files, self.request.flicket_config)
         now = clock.utcnow()
@@ -283,14 +301,20 @@ class TicketService:
 
     def quote(self, author, date_added, content):
         """The reply box text that quotes a ticket body or a reply."""
-        name = author.name if author else "Someone"
+        localizer = self.request.localizer
+        name = author.name if author else translate(_("Someone"), localizer)
         when = date_added.strftime("%Y-%m-%d %H:%M") if date_added else ""
         quoted = "\n".join(f"> {line}" for line in (content or "").splitlines())
-        return f"{name} wrote on {when}\n\n{quoted}\n\n"
+        intro = translate(
+            _("${name} wrote on ${when}", mapping={"name": name, "when": when}), localizer
+        )
+        return f"{intro}\n\n{quoted}\n\n"
 
     def close(self, ticket, actor):
         if self.is_closed(ticket):
-            raise TicketError(f"Ticket {ticket.id_zfill} is already closed.")
+            raise TicketError(
+                _("Ticket ${number} is already closed.", mapping={"number": ticket.id_zfill})
+            )
         previous_status, previous_assignee = ticket.status, ticket.assigned
         self._action(ticket, actor, "close")
         ticket.status = self.status(CLOSED)
@@ -309,9 +333,9 @@ class TicketService:
 
     def claim(self, ticket, actor):
         if self.is_closed(ticket):
-            raise TicketError("A closed ticket cannot be claimed; reply to reopen it first.")
+            raise TicketError(_("A closed ticket cannot be claimed; reply to reopen it first."))
         if ticket.assigned_id == actor.id:
-            raise TicketError("You have already claimed this ticket.", "info")
+            raise TicketError(_("You have already claimed this ticket."), "info")
         previous = ticket.assigned
         self._set_assignee(ticket, actor)
         ticket.status = self.status(IN_WORK)
@@ -323,7 +347,7 @@ class TicketService:
 
     def release(self, ticket, actor):
         if ticket.assigned_id is None:
-            raise TicketError("This ticket is not assigned to anyone.")
+            raise TicketError(_("This ticket is not assigned to anyone."))
         previous = ticket.assigned
         self._set_assignee(ticket, None)
         ticket.status = self.status(OPEN)
@@ -336,13 +360,20 @@ class TicketService:
 
     def assign(self, ticket, actor, assignee):
         if self.is_closed(ticket):
-            raise TicketError("A closed ticket cannot be assigned; reply to reopen it first.")
+            raise TicketError(_("A closed ticket cannot be assigned; reply to reopen it first."))
         if assignee is None:
-            raise TicketError("There is no user with that username.", "danger")
+            raise TicketError(_("There is no user with that username."), "danger")
         if assignee.disabled:
-            raise TicketError(f"{assignee.username} is disabled and cannot be assigned tickets.")
+            raise TicketError(
+                _(
+                    "${username} is disabled and cannot be assigned tickets.",
+                    mapping={"username": assignee.username},
+                )
+            )
         if ticket.assigned_id == assignee.id:
-            raise TicketError(f"The ticket is already assigned to {assignee.name}.")
+            raise TicketError(
+                _("The ticket is already assigned to ${name}.", mapping={"name": assignee.name})
+            )
         previous = ticket.assigned
         self._set_assignee(ticket, assignee)
         ticket.status = self.status(IN_WORK)
@@ -361,29 +392,41 @@ class TicketService:
         if status.status == CLOSED:
             return self.close(ticket, actor)
         if not self._apply_status(ticket, actor, status):
-            raise TicketError(f"The status is already {status.status}.")
+            raise TicketError(
+                _("The status is already ${status}.", mapping={"status": _named(status.status)})
+            )
         self._touch(ticket)
         self.db.flush()
 
     def change_priority(self, ticket, actor, priority):
         if not self._apply_priority(ticket, actor, priority):
-            raise TicketError(f"The priority is already {priority.priority}.")
+            raise TicketError(
+                _(
+                    "The priority is already ${priority}.",
+                    mapping={"priority": _named(priority.priority)},
+                )
+            )
         self._touch(ticket)
         self.db.flush()
 
     def change_category(self, ticket, actor, category):
         if self.is_closed(ticket):
-            raise TicketError("The category of a closed ticket cannot be changed.")
+            raise TicketError(_("The category of a closed ticket cannot be changed."))
         if not self._apply_category(ticket, actor, category):
-            raise TicketError(f"The ticket is already in {category.department_category}.")
+            raise TicketError(
+                _(
+                    "The ticket is already in ${category}.",
+                    mapping={"category": category.department_category},
+                )
+            )
         self._touch(ticket)
         self.db.flush()
 
     def subscribe(self, ticket, actor, user):
         if user is None:
-            raise TicketError("There is no user with that username.", "danger")
+            raise TicketError(_("There is no user with that username."), "danger")
         if not self._ensure_subscribed(ticket, user):
-            raise TicketError(f"{user.name} is already subscribed.")
+            raise TicketError(_("${name} is already subscribed.", mapping={"name": user.name}))
         self._action(ticket, actor, "subscribe", recipient=user)
         self._touch(ticket)
         self.db.flush()
@@ -398,7 +441,9 @@ class TicketService:
             )
         )
         if not subscriptions:
-            raise TicketError(f"{user.name} is not subscribed to this ticket.")
+            raise TicketError(
+                _("${name} is not subscribed to this ticket.", mapping={"name": user.name})
+            )
         for subscription in subscriptions:
             self.db.delete(subscription)
         self._action(ticket, actor, "unsubscribe", recipient=user)
@@ -431,7 +476,7 @@ class TicketService:
         files=(),
     ):
         if self.is_closed(ticket):
-            raise TicketError("Closed tickets cannot be edited.")
+            raise TicketError(_("Closed tickets cannot be edited."))
         if files:
             self.request.uploads.check(files, self.request.flicket_config)
         changes = []
@@ -481,9 +526,9 @@ class TicketService:
     ):
         ticket = post.ticket
         if self.is_closed(ticket):
-            raise TicketError("Replies to a closed ticket cannot be edited.")
+            raise TicketError(_("Replies to a closed ticket cannot be edited."))
         if status is not None and status.status == CLOSED:
-            raise TicketError("A reply cannot close the ticket when edited.")
+            raise TicketError(_("A reply cannot close the ticket when edited."))
         if files:
             self.request.uploads.check(files, self.request.flicket_config)
         if content != post.content:

@@ -15,6 +15,7 @@ from sqlalchemy.orm import joinedload, selectinload
 
 from flicket.accounts.models import User
 from flicket.forms import invalid, password_confirmed
+from flicket.i18n import _, flash, translate
 from flicket.markdown import render_markdown
 from flicket.pagination import page_number, paginate, site_page_size
 from flicket.params import parse_id
@@ -38,17 +39,22 @@ LAST_CATEGORY_KEY = "ticket_create_last_category"
 MAX_PREVIEW_LENGTH = 10000
 
 
+def _t(request, message):
+    """``message`` in the request's language, for a value handed to a template."""
+    return translate(message, request.localizer)
+
+
 def _ticket_url(request, ticket, anchor=None):
     return request.route_url("ticket_view", ticket_id=ticket.id, _anchor=anchor)
 
 
 def _done(request, ticket, message, kind="success"):
-    request.session.flash(message, kind)
+    flash(request, message, kind)
     return HTTPFound(location=_ticket_url(request, ticket))
 
 
 def _refused(request, ticket, error):
-    request.session.flash(error.message, error.kind)
+    flash(request, error.message, error.kind)
     return HTTPFound(location=_ticket_url(request, ticket))
 
 
@@ -65,8 +71,10 @@ def create_ticket(request):
     form = bind_choices(TicketForm.from_request(request), service)
     if request.method == "GET":
         form.category.data = request.session.get(LAST_CATEGORY_KEY)
-        form.priority.data = next((p for p, name in form.priority.choices if name == "low"), None)
-    values = {"form": form, "page_title": "Create Ticket", "upload_error": None}
+        form.priority.data = next(
+            (p for p, name in form.priority.names.items() if name == "low"), None
+        )
+    values = {"form": form, "page_title": _t(request, _("Create Ticket")), "upload_error": None}
     if request.method != "POST":
         return values
     if not form.validate():
@@ -84,10 +92,17 @@ def create_ticket(request):
             files=chosen_files(form.file),
         )
     except (UploadError, TicketError) as error:
-        values["upload_error"] = str(error)
+        values["upload_error"] = _t(request, error.message)
         return invalid(request, values)
     request.session[LAST_CATEGORY_KEY] = category.id
-    return _done(request, ticket, f"Ticket {ticket.id_zfill} created: {ticket.title}")
+    return _done(
+        request,
+        ticket,
+        _(
+            "Ticket ${number} created: ${title}",
+            mapping={"number": ticket.id_zfill, "title": ticket.title},
+        ),
+    )
 
 
 # -- view and reply -------------------------------------------------------------------------
@@ -149,7 +164,7 @@ def _ticket_page_values(request, ticket, form):
         "total_hours": (ticket.hours or 0) + (reply_hours or 0),
         "ticket_uploads": ticket_uploads,
         "form": form,
-        "subscribe_form": UsernameForm(),
+        "subscribe_form": UsernameForm.from_request(request),
         "is_closed": request.tickets.is_closed(ticket),
         "can": {
             name: request.has_permission(permission, context)
@@ -164,7 +179,13 @@ def _ticket_page_values(request, ticket, form):
         },
         "is_admin": request.user.is_admin,
         "reply_error": None,
-        "page_title": f"Ticket #{ticket.id_zfill} {ticket.title}",
+        "page_title": _t(
+            request,
+            _(
+                "Ticket #${number} ${title}",
+                mapping={"number": ticket.id_zfill, "title": ticket.title},
+            ),
+        ),
     }
 
 
@@ -195,8 +216,8 @@ def _quote(request, ticket):
 )
 def view_ticket(request):
     ticket = request.context.ticket
-    form = bind_choices(ReplyForm(), request.tickets)
-    open_status = next((i for i, name in form.status.choices if name == "Open"), None)
+    form = bind_choices(ReplyForm.from_request(request), request.tickets)
+    open_status = next((i for i, name in form.status.names.items() if name == "Open"), None)
     form.status.data = open_status if request.tickets.is_closed(ticket) else ticket.status_id
     form.priority.data = ticket.ticket_priority_id
     form.content.data = _quote(request, ticket)
@@ -217,7 +238,7 @@ def reply(request):
         return invalid(request, _ticket_page_values(request, ticket, form))
     close = "reply_close" in request.POST
     if close and not request.has_permission(P.TICKET_CLOSE, request.context):
-        raise HTTPForbidden("Only the creator, the assignee or an administrator may close it.")
+        raise HTTPForbidden(_("Only the creator, the assignee or an administrator may close it."))
     try:
         post = service.reply(
             ticket,
@@ -232,14 +253,23 @@ def reply(request):
             service.close(ticket, request.user)
     except (UploadError, TicketError) as error:
         values = _ticket_page_values(request, ticket, form)
-        values["reply_error"] = str(error)
+        values["reply_error"] = _t(request, error.message)
         return invalid(request, values)
-    message = f"You replied to ticket {ticket.id_zfill}: {ticket.title}"
     if close:
-        message = f"You replied to and closed ticket {ticket.id_zfill}."
-        request.session.flash(message, "success")
+        flash(
+            request,
+            _("You replied to and closed ticket ${number}.", mapping={"number": ticket.id_zfill}),
+            "success",
+        )
         return HTTPFound(location=request.route_url("tickets"))
-    request.session.flash(message, "success")
+    flash(
+        request,
+        _(
+            "You replied to ticket ${number}: ${title}",
+            mapping={"number": ticket.id_zfill, "title": ticket.title},
+        ),
+        "success",
+    )
     count = request.dbsession.scalar(
         sa.select(sa.func.count()).select_from(Post).where(Post.ticket_id == ticket.id)
     )
@@ -257,9 +287,9 @@ def reply(request):
 def _confirm(request, title, question, button, danger=False):
     return {
         "ticket": request.context.ticket,
-        "page_title": title,
-        "question": question,
-        "button": button,
+        "page_title": _t(request, title),
+        "question": _t(request, question),
+        "button": _t(request, button),
         "danger": danger,
     }
 
@@ -272,7 +302,12 @@ def _confirm(request, title, question, button, danger=False):
 )
 def claim_confirm(request):
     ticket = request.context.ticket
-    return _confirm(request, "Claim ticket", f"Take ticket #{ticket.id_zfill} yourself?", "Claim")
+    return _confirm(
+        request,
+        _("Claim ticket"),
+        _("Take ticket #${number} yourself?", mapping={"number": ticket.id_zfill}),
+        _("Claim"),
+    )
 
 
 @view_config(route_name="ticket_claim", request_method="POST", permission=P.TICKET_CLAIM)
@@ -282,7 +317,9 @@ def claim(request):
         request.tickets.claim(ticket, request.user)
     except TicketError as error:
         return _refused(request, ticket, error)
-    return _done(request, ticket, f"You claimed ticket {ticket.id_zfill}.")
+    return _done(
+        request, ticket, _("You claimed ticket ${number}.", mapping={"number": ticket.id_zfill})
+    )
 
 
 @view_config(
@@ -295,9 +332,9 @@ def release_confirm(request):
     ticket = request.context.ticket
     return _confirm(
         request,
-        "Release ticket",
-        f"Release ticket #{ticket.id_zfill} so that nobody has it?",
-        "Release",
+        _("Release ticket"),
+        _("Release ticket #${number} so that nobody has it?", mapping={"number": ticket.id_zfill}),
+        _("Release"),
     )
 
 
@@ -308,12 +345,16 @@ def release(request):
         request.tickets.release(ticket, request.user)
     except TicketError as error:
         return _refused(request, ticket, error)
-    return _done(request, ticket, f"Ticket {ticket.id_zfill} released; nobody has it now.")
+    return _done(
+        request,
+        ticket,
+        _("Ticket ${number} released; nobody has it now.", mapping={"number": ticket.id_zfill}),
+    )
 
 
 def _closing_status(request):
     if request.matchdict["status"] != CLOSED:
-        raise HTTPNotFound("Only “Closed” can be set here; change other statuses by replying.")
+        raise HTTPNotFound(_("Only “Closed” can be set here; change other statuses by replying."))
 
 
 @view_config(
@@ -325,7 +366,12 @@ def _closing_status(request):
 def close_confirm(request):
     _closing_status(request)
     ticket = request.context.ticket
-    return _confirm(request, "Close ticket", f"Close ticket #{ticket.id_zfill}?", "Close ticket")
+    return _confirm(
+        request,
+        _("Close ticket"),
+        _("Close ticket #${number}?", mapping={"number": ticket.id_zfill}),
+        _("Close ticket"),
+    )
 
 
 @view_config(route_name="ticket_change_status", request_method="POST", permission=P.TICKET_CLOSE)
@@ -336,7 +382,7 @@ def close(request):
         request.tickets.close(ticket, request.user)
     except TicketError as error:
         return _refused(request, ticket, error)
-    request.session.flash(f"Ticket {ticket.id_zfill} closed.", "success")
+    flash(request, _("Ticket ${number} closed.", mapping={"number": ticket.id_zfill}), "success")
     return HTTPFound(location=request.route_url("tickets"))
 
 
@@ -346,20 +392,27 @@ def close(request):
 def assign(request):
     ticket = request.context.ticket
     form = UsernameForm.from_request(request)
-    values = {"ticket": ticket, "form": form, "page_title": "Assign ticket"}
+    values = {"ticket": ticket, "form": form, "page_title": _t(request, _("Assign ticket"))}
     if request.method != "POST":
         return values
     if not form.validate():
         return invalid(request, values)
     assignee = request.tickets.user_by_username(form.username.data)
     if assignee is None:
-        form.username.errors.append("There is no user with that username.")
+        form.username.errors.append(_("There is no user with that username."))
         return invalid(request, values)
     try:
         request.tickets.assign(ticket, request.user, assignee)
     except TicketError as error:
         return _refused(request, ticket, error)
-    return _done(request, ticket, f"Ticket {ticket.id_zfill} assigned to {assignee.name}.")
+    return _done(
+        request,
+        ticket,
+        _(
+            "Ticket ${number} assigned to ${name}.",
+            mapping={"number": ticket.id_zfill, "name": assignee.name},
+        ),
+    )
 
 
 @view_config(route_name="ticket_subscribe", request_method="POST", permission=P.TICKET_SUBSCRIBE)
@@ -367,14 +420,21 @@ def subscribe(request):
     ticket = request.context.ticket
     form = UsernameForm.from_request(request)
     if not form.validate():
-        request.session.flash("Give the username of the person to subscribe.", "danger")
+        flash(request, _("Give the username of the person to subscribe."), "danger")
         return HTTPFound(location=_ticket_url(request, ticket))
     user = request.tickets.user_by_username(form.username.data)
     try:
         request.tickets.subscribe(ticket, request.user, user)
     except TicketError as error:
         return _refused(request, ticket, error)
-    return _done(request, ticket, f"{user.name} is subscribed to ticket {ticket.id_zfill}.")
+    return _done(
+        request,
+        ticket,
+        _(
+            "${name} is subscribed to ticket ${number}.",
+            mapping={"name": user.name, "number": ticket.id_zfill},
+        ),
+    )
 
 
 def _unsubscribe_target(request):
@@ -382,11 +442,11 @@ def _unsubscribe_target(request):
     user_id = parse_id(raw)
     user = request.dbsession.get(User, user_id) if user_id is not None else None
     if user is None:
-        raise HTTPNotFound("There is no such user.")
+        raise HTTPNotFound(_("There is no such user."))
     if user.id != request.user.id and not request.has_permission(
         P.TICKET_UNSUBSCRIBE_OTHERS, request.context
     ):
-        raise HTTPForbidden("You may only unsubscribe yourself.")
+        raise HTTPForbidden(_("You may only unsubscribe yourself."))
     return user
 
 
@@ -399,10 +459,16 @@ def _unsubscribe_target(request):
 def unsubscribe_confirm(request):
     user = _unsubscribe_target(request)
     ticket = request.context.ticket
-    who = "yourself" if user.id == request.user.id else user.name
-    return _confirm(
-        request, "Unsubscribe", f"Unsubscribe {who} from ticket #{ticket.id_zfill}?", "Unsubscribe"
-    )
+    if user.id == request.user.id:
+        question = _(
+            "Unsubscribe yourself from ticket #${number}?", mapping={"number": ticket.id_zfill}
+        )
+    else:
+        question = _(
+            "Unsubscribe ${name} from ticket #${number}?",
+            mapping={"name": user.name, "number": ticket.id_zfill},
+        )
+    return _confirm(request, _("Unsubscribe"), question, _("Unsubscribe"))
 
 
 @view_config(route_name="ticket_unsubscribe", request_method="POST", permission=P.VIEW)
@@ -413,7 +479,9 @@ def unsubscribe(request):
         request.tickets.unsubscribe(ticket, request.user, user)
     except TicketError as error:
         return _refused(request, ticket, error)
-    return _done(request, ticket, f"{user.name} is no longer subscribed.")
+    return _done(
+        request, ticket, _("${name} is no longer subscribed.", mapping={"name": user.name})
+    )
 
 
 @view_config(
@@ -427,7 +495,11 @@ def change_category(request):
     form = bind_choices(CategoryForm.from_request(request), service)
     if request.method == "GET":
         form.category.data = ticket.category_id
-    values = {"ticket": ticket, "form": form, "page_title": "Change department and category"}
+    values = {
+        "ticket": ticket,
+        "form": form,
+        "page_title": _t(request, _("Change department and category")),
+    }
     if request.method != "POST":
         return values
     if not form.validate():
@@ -438,7 +510,12 @@ def change_category(request):
     except TicketError as error:
         return _refused(request, ticket, error)
     return _done(
-        request, ticket, f"Ticket {ticket.id_zfill} moved to {category.department_category}."
+        request,
+        ticket,
+        _(
+            "Ticket ${number} moved to ${category}.",
+            mapping={"number": ticket.id_zfill, "category": category.department_category},
+        ),
     )
 
 
@@ -452,7 +529,7 @@ def edit_ticket(request):
     ticket = request.context.ticket
     service = request.tickets
     if service.is_closed(ticket):
-        return _refused(request, ticket, TicketError("Closed tickets cannot be edited."))
+        return _refused(request, ticket, TicketError(_("Closed tickets cannot be edited.")))
     uploads = list(
         request.dbsession.scalars(sa.select(Upload).where(Upload.topic_id == ticket.id))
     )
@@ -461,7 +538,12 @@ def edit_ticket(request):
     if request.method == "GET":
         form.priority.data = ticket.ticket_priority_id
         form.category.data = ticket.category_id
-    values = {"ticket": ticket, "form": form, "page_title": "Edit ticket", "upload_error": None}
+    values = {
+        "ticket": ticket,
+        "form": form,
+        "page_title": _t(request, _("Edit ticket")),
+        "upload_error": None,
+    }
     if request.method != "POST":
         return values
     if not form.validate():
@@ -479,9 +561,11 @@ def edit_ticket(request):
             files=chosen_files(form.file),
         )
     except (UploadError, TicketError) as error:
-        values["upload_error"] = str(error)
+        values["upload_error"] = _t(request, error.message)
         return invalid(request, values)
-    return _done(request, ticket, f"Ticket {ticket.id_zfill} saved.")
+    return _done(
+        request, ticket, _("Ticket ${number} saved.", mapping={"number": ticket.id_zfill})
+    )
 
 
 @view_config(route_name="post_edit", renderer="tickets/edit_post.jinja2", permission=P.POST_EDIT)
@@ -491,7 +575,7 @@ def edit_post(request):
     service = request.tickets
     if service.is_closed(ticket):
         return _refused(
-            request, ticket, TicketError("Replies to closed tickets cannot be edited.")
+            request, ticket, TicketError(_("Replies to closed tickets cannot be edited."))
         )
     form = bind_choices(EditPostForm.from_request(request, obj=post), service)
     form.remove_uploads.choices = [(u.id, u.original_filename) for u in post.uploads]
@@ -502,7 +586,7 @@ def edit_post(request):
         "ticket": ticket,
         "post": post,
         "form": form,
-        "page_title": "Edit reply",
+        "page_title": _t(request, _("Edit reply")),
         "upload_error": None,
     }
     if request.method != "POST":
@@ -521,9 +605,9 @@ def edit_post(request):
             files=chosen_files(form.file),
         )
     except (UploadError, TicketError) as error:
-        values["upload_error"] = str(error)
+        values["upload_error"] = _t(request, error.message)
         return invalid(request, values)
-    return _done(request, ticket, "Reply saved.")
+    return _done(request, ticket, _("Reply saved."))
 
 
 def _history(request, condition, ticket, what):
@@ -535,19 +619,25 @@ def _history(request, condition, ticket, what):
             .order_by(History.id)
         )
     )
-    return {"ticket": ticket, "rows": rows, "what": what, "page_title": f"Edit history of {what}"}
+    return {
+        "ticket": ticket,
+        "rows": rows,
+        "what": _t(request, what),
+        "page_title": _t(request, _("Edit history of ${what}", mapping={"what": what})),
+    }
 
 
 @view_config(route_name="ticket_history", renderer="tickets/history.jinja2", permission=P.VIEW)
 def ticket_history(request):
     ticket = request.context.ticket
-    return _history(request, History.topic_id == ticket.id, ticket, f"ticket #{ticket.id_zfill}")
+    what = _("ticket #${number}", mapping={"number": ticket.id_zfill})
+    return _history(request, History.topic_id == ticket.id, ticket, what)
 
 
 @view_config(route_name="post_history", renderer="tickets/history.jinja2", permission=P.VIEW)
 def post_history(request):
     post = request.context.post
-    return _history(request, History.post_id == post.id, post.ticket, "a reply")
+    return _history(request, History.post_id == post.id, post.ticket, _("a reply"))
 
 
 @view_config(
@@ -559,8 +649,14 @@ def delete_ticket(request):
     values = {
         "ticket": ticket,
         "form": form,
-        "what": f"ticket #{ticket.id_zfill} “{ticket.title}”",
-        "page_title": "Delete ticket",
+        "what": _t(
+            request,
+            _(
+                "ticket #${number} “${title}”",
+                mapping={"number": ticket.id_zfill, "title": ticket.title},
+            ),
+        ),
+        "page_title": _t(request, _("Delete ticket")),
     }
     if request.method != "POST":
         return values
@@ -568,8 +664,13 @@ def delete_ticket(request):
         return invalid(request, values)
     number = ticket.id_zfill
     request.tickets.delete_ticket(ticket, request.user)
-    request.session.flash(
-        f"Ticket {number} and everything attached to it were deleted.", "success"
+    flash(
+        request,
+        _(
+            "Ticket ${number} and everything attached to it were deleted.",
+            mapping={"number": number},
+        ),
+        "success",
     )
     return HTTPFound(location=request.route_url("tickets"))
 
@@ -579,13 +680,18 @@ def delete_post(request):
     post = request.context.post
     ticket = post.ticket
     form = ConfirmPasswordForm.from_request(request)
-    values = {"ticket": ticket, "form": form, "what": "this reply", "page_title": "Delete reply"}
+    values = {
+        "ticket": ticket,
+        "form": form,
+        "what": _t(request, _("this reply")),
+        "page_title": _t(request, _("Delete reply")),
+    }
     if request.method != "POST":
         return values
     if not password_confirmed(request, form):
         return invalid(request, values)
     request.tickets.delete_post(post, request.user)
-    return _done(request, ticket, "The reply was deleted.")
+    return _done(request, ticket, _("The reply was deleted."))
 
 
 # -- Markdown and attachments ----------------------------------------------------------------
@@ -595,7 +701,7 @@ def delete_post(request):
     route_name="markdown_primer", renderer="tickets/markdown_primer.jinja2", permission=P.VIEW
 )
 def markdown_primer(request):
-    return {"page_title": "Markdown help"}
+    return {"page_title": _t(request, _("Markdown help"))}
 
 
 @view_config(route_name="markdown_preview", request_method="POST", permission=P.VIEW)
@@ -603,7 +709,7 @@ def markdown_preview(request):
     """The live preview, through the same sanitising renderer as saved posts."""
     content = request.POST.get("content", "")
     if not isinstance(content, str) or len(content) > MAX_PREVIEW_LENGTH:
-        raise HTTPBadRequest("The text is too long to preview.")
+        raise HTTPBadRequest(_("The text is too long to preview."))
     return Response(str(render_markdown(content)), content_type="text/html", charset="utf-8")
 
 
@@ -616,7 +722,7 @@ def download(request):
             str(path), request=request, content_type=content_type_for(upload.original_filename)
         )
     except (FileNotFoundError, OSError):
-        raise HTTPNotFound("The file of this attachment is missing.") from None
+        raise HTTPNotFound(_("The file of this attachment is missing.")) from None
     response.content_disposition = _attachment_header(upload.original_filename)
     return response
 

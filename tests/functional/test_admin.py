@@ -1236,10 +1236,11 @@ def test_delete_user_removes_memberships_and_tokens(service, users, dbsession, r
 
 def test_delete_refusal_suggests_disabling(service, users, dbsession):
     from flicket.accounts.users import UserRefused
+    from flicket.i18n import english
 
     f.make_ticket(dbsession, users["alice"])
     with pytest.raises(UserRefused) as caught:
         service.delete_user(users["alice"], actor=users["admin"])
     assert caught.value.suggest_disable
-    assert "tickets created" in caught.value.message
+    assert "tickets created" in english(caught.value.message)
     assert user_named(dbsession, "alice") is not None

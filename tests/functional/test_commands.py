@@ -205,7 +205,7 @@ def add_user(session, username, *, email="", disabled=False, password=PASSWORD, 
         email=f"{username}@example.com" if email == "" else email,
         password=password_hash(password) if password else None,
         disabled=disabled,
-        locale="en",
+        locale=values.pop("locale", "en"),
         total_posts=values.pop("total_posts", 0),
         total_assigned=values.pop("total_assigned", 0),
         **values,
@@ -995,3 +995,29 @@ def test_populate_option_that_is_not_a_number(capsys):
         populate.main(["some.ini", "--tickets", "many"])
     assert exit_info.value.code == 2
     assert "--tickets: invalid int value: 'many'" in capsys.readouterr().err
+
+
+def test_outstanding_tickets_in_each_users_language_and_the_terminals(
+    site, capsys, monkeypatch
+):
+    from tests.functional.test_i18n import assert_french_mail, english_in
+
+    with site.session() as session:
+        alice = add_user(session, "alice", locale="fr")
+        bob = add_user(session, "bob")
+        add_ticket(session, "Imprimante en panne", alice)
+        add_ticket(session, "Broken chair", bob)
+        session.commit()
+    for variable in ("LANGUAGE", "LC_ALL", "LC_MESSAGES"):
+        monkeypatch.delenv(variable, raising=False)
+    monkeypatch.setenv("LANG", "fr_FR.UTF-8")
+
+    code, out, err = run(capsys, "flicket-email-outstanding-tickets", site.ini)
+
+    assert code == 0, err
+    assert len(out.splitlines()) == 3 and not english_in(out), out
+    to_alice, to_bob = site.outbox()
+    assert to_alice.recipients == ["alice@example.com"]
+    assert_french_mail(to_alice)
+    assert to_bob.subject == "Outstanding Ticket Notifications"
+    assert '<html lang="en"' in to_bob.html

@@ -178,7 +178,7 @@ def test_high_priority_list_is_newest_first_with_every_field(login_as, dbsession
     assert row.select_one(".ticket-hours").get_text() == "3.75"
     assert "high" in row.select_one(".priority-badge").get_text()
     assert row.select_one(".ticket-submitted-by").get_text() == "Alice Example"
-    assert row.select_one(".ticket-date-added").get_text() == "2024-05-06"
+    assert row.select_one(".ticket-date-added").get_text() == "May 6, 2024"  # English date format
     assert row.select_one(".ticket-department-category").get_text() == "IT / Internet"
     assert "Open" in row.select_one(".status-badge").get_text()
     assert row.select_one(".ticket-assigned").get_text() == "not assigned"

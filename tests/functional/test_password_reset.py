@@ -10,6 +10,7 @@ import sqlalchemy as sa
 from flicket.accounts.models import User
 from flicket.accounts.passwords import verify_password
 from flicket.accounts.views import RESET_SENT
+from flicket.i18n import english
 from tests.conftest import (
     CSRF_RE,
     PASSWORD,
@@ -68,7 +69,7 @@ def test_known_address_gets_one_mail_with_a_link(testapp, users, outbox):
     response = request_reset(testapp, "alice@example.com")
     assert urlsplit(response.location).path == "/login"
     page = response.follow()
-    assert RESET_SENT.format(minutes=TOKEN_LIFETIME // 60) in page.text
+    assert english(RESET_SENT % {"minutes": TOKEN_LIFETIME // 60}) in page.text
     link, token = reset_link(outbox)
     message = outbox[0]
     assert message.subject == "Password Reset"
@@ -97,7 +98,7 @@ def test_unknown_address_gets_the_same_answer_and_no_mail(testapp, users, outbox
 
 def test_disabled_user_gets_no_mail(testapp, users, outbox):
     response = request_reset(testapp, "dave@example.com")
-    assert RESET_SENT.format(minutes=TOKEN_LIFETIME // 60) in response.follow().text
+    assert english(RESET_SENT % {"minutes": TOKEN_LIFETIME // 60}) in response.follow().text
     assert outbox == []
 
 

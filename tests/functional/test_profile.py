@@ -149,15 +149,16 @@ def test_saving_name_job_title_and_language(alice, dbsession, outbox):
     response = save_profile(alice, name="Alice Liddell", job_title="Explorer", locale="fr")
     assert response.status_int == 302
     text = flashes(response.follow())
-    for message in (
-        "Your name was saved.",
-        "Your job title was saved.",
-        "Your language was saved.",
+    for message in (  # said in the language just chosen
+        "Votre nom a été enregistré.",
+        "Votre fonction a été enregistrée.",
+        "Votre langue a été enregistrée.",
     ):
         assert message in text
     user = user_named(dbsession, "alice")
     assert (user.name, user.job_title, user.locale) == ("Alice Liddell", "Explorer", "fr")
     assert outbox == []  # no notice for these
+    save_profile(alice, locale="en")
     assert "Nothing was changed." in flashes(save_profile(alice).follow())
 
 

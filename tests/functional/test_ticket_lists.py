@@ -562,8 +562,8 @@ def test_card_shows_the_ticket(dbsession, login_as, users):
     assert card.select_one(".priority-badge.priority-high")
     assert "Submitted by Bob Example" in text
     assert card.select_one(".role-admin").get_text() == "Admin Example"  # role colour
-    assert "Created 2024-01-02" in text
-    assert "Updated 2024-02-03" in text
+    assert "Created Jan 2, 2024" in text  # the English date format (flicket.i18n.format_date)
+    assert "Updated Feb 3, 2024" in text
     assert card.select_one("time[title]")["title"] == "Date of the last reply, action or edit"
     assert "IT / Intranet" in text
     assert card.select_one(".status-badge.status-open")

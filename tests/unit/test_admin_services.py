@@ -20,6 +20,7 @@ from flicket.admin.services import (
     mailer_from_config,
     update_config,
 )
+from flicket.i18n import english
 
 SETTINGS = {"flicket.secret": "k" * 40 + "0123456789abcdefghijklmnopqrstuv"}
 OTHER_SETTINGS = {"flicket.secret": "z" * 40 + "0123456789abcdefghijklmnopqrstuv"}
@@ -191,7 +192,7 @@ def test_a_refused_connection_is_reported_through_the_real_mailer(use_ssl):
     )
     with pytest.raises(OSError) as caught:
         mailer_from_config(SETTINGS, row).send_immediately(message)
-    assert describe_mail_error(caught.value, "127.0.0.1", 1).startswith(
+    assert english(describe_mail_error(caught.value, "127.0.0.1", 1)).startswith(
         "Could not connect to 127.0.0.1:1: "
     )
 
@@ -234,6 +235,6 @@ def test_a_refused_connection_is_reported_through_the_real_mailer(use_ssl):
     ],
 )
 def test_errors_in_words(error, expected):
-    words = describe_mail_error(error, "smtp.example.com", 465)
+    words = english(describe_mail_error(error, "smtp.example.com", 465))
     assert expected in words
     assert "Traceback" not in words and "\n" not in words
