@@ -45,9 +45,9 @@ tests_require = [
     "jsonschema>=4.18",
     "schemathesis>=4.0,<5",
     "aiosmtpd>=1.4.6",
+    "hypothesis>=6.100",
+    "bandit>=1.7",
 ]
-
-
 
 class BuildWithCatalogues(build_py):
     """Compile the translation catalogues (flicket/locale/*/LC_MESSAGES/*.po) so the built

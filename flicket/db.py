@@ -35,6 +35,14 @@ def get_engine(settings, prefix="sqlalchemy."):
     elif url.get_backend_name() == "mysql":
         url = url.update_query_dict({"charset": "utf8mb4"})
         options["pool_recycle"] = 3600
+        # As PostgreSQL: each statement sees what is committed, so a request that waited
+        # for a row lock (``SELECT ... FOR UPDATE``) then reads the current rows, not the
+        # snapshot REPEATABLE READ took at its first read.
+        options["isolation_level"] = "READ COMMITTED"
+        # An unreachable server answers a 503 within seconds instead of holding a thread.
+        options["connect_args"] = {"connect_timeout": 5}
+    elif url.get_backend_name() == "postgresql":
+        options["connect_args"] = {"connect_timeout": 5}
     engine = sa.engine_from_config(
         {k: v for k, v in settings.items() if k.startswith(prefix) and k != prefix + "url"},
         prefix=prefix,
@@ -44,7 +52,24 @@ def get_engine(settings, prefix="sqlalchemy."):
     )
     if url.get_backend_name() == "sqlite":
         _make_sqlite_transactional(engine)
+    else:
+        event.listen(engine, "handle_error", _mark_conflicts_retryable)
     return engine
+
+
+#: Errors after which running the whole request again is right: MariaDB/MySQL deadlock and
+#: lock wait timeout, PostgreSQL deadlock and serialization failure.
+RETRYABLE_MYSQL_CODES = frozenset({1205, 1213})
+RETRYABLE_SQLSTATES = frozenset({"40001", "40P01"})
+
+
+def _mark_conflicts_retryable(context):
+    original = context.original_exception
+    code = getattr(original, "args", (None,))[0] if getattr(original, "args", None) else None
+    sqlstate = getattr(original, "sqlstate", None) or getattr(original, "pgcode", None)
+    if code in RETRYABLE_MYSQL_CODES or sqlstate in RETRYABLE_SQLSTATES:
+        if context.sqlalchemy_exception is not None:
+            mark_error_retryable(context.sqlalchemy_exception)
 
 
 #: Set while a request that may write runs: its SQLite transaction takes the write lock at
@@ -105,7 +130,10 @@ def keep_despite_error(request):
 
 def sqlite_write_tween_factory(handler, registry):
     def sqlite_write_tween(request):
-        token = _sqlite_write_request.set(request.method not in SAFE_METHODS)
+        # A retried request (a read that had to write, e.g. an API token's last_used, and
+        # found the database locked) takes the write lock at BEGIN and waits its turn.
+        writes = request.method not in SAFE_METHODS or request.environ.get("retry.attempt", 0) > 0
+        token = _sqlite_write_request.set(writes)
         try:
             return handler(request)
         finally:
@@ -118,6 +146,9 @@ def includeme(config):
     settings = config.get_settings()
     settings["tm.manager_hook"] = "pyramid_tm.explicit_manager"
     settings["tm.commit_veto"] = "flicket.db.commit_veto"
+    # pyramid_tm would read request.authenticated_userid (a database query) outside the
+    # exception views: with the database down that error escapes them as a bare 500.
+    settings["tm.annotate_user"] = False
     config.include("pyramid_tm")
     config.include("pyramid_retry")
 

@@ -26,7 +26,7 @@ from sqlalchemy.exc import DBAPIError, OperationalError
 
 from flicket.api.errors import APIError
 from flicket.i18n import _, english, flash
-from flicket.security import is_api_request
+from flicket.security import client_address, is_api_request
 
 log = logging.getLogger(__name__)
 
@@ -131,7 +131,7 @@ def http_exception(exc, request):
     if exc.status_int < 400:
         return exc
     if exc.status_int == 400 and "CSRF" in type(exc).__name__:
-        log.warning("CSRF check failed: path=%r addr=%s", request.path, request.client_addr)
+        log.warning("CSRF check failed: path=%r addr=%s", request.path, client_address(request))
         message = _("The form expired or was sent from elsewhere. Reload the page and try again.")
     elif isinstance(exc.detail, str):
         message = exc.detail

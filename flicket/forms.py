@@ -4,7 +4,8 @@ Pyramid checks the CSRF token of every unsafe request before the view runs, so t
 themselves carry no CSRF logic; templates add the token with the ``csrf_field`` macro.
 """
 
-from wtforms import Form
+from pyramid.httpexceptions import HTTPBadRequest
+from wtforms import Form, MultipleFileField, SelectMultipleField
 
 from flicket.accounts.passwords import verify_password
 from flicket.i18n import _, translate
@@ -29,6 +30,19 @@ class WebObFormData:
         return self._data.getall(name)
 
 
+#: Fields that take several values of one name (check boxes, several files).
+MULTI_VALUED = (SelectMultipleField, MultipleFileField)
+
+
+def refuse_repeated_fields(form, formdata):
+    """A field that takes one value but was sent twice (``title=a&title=b``) makes the
+    request a 400: no rule picks one of them silently (SECURITY-TESTS VAL-5). The JSON API
+    refuses duplicate keys the same way."""
+    for field in form:
+        if not isinstance(field, MULTI_VALUED) and len(formdata.getlist(field.name)) > 1:
+            raise HTTPBadRequest()
+
+
 class BaseForm(Form):
     """Labels, descriptions and messages are marked with ``_`` where the form is declared;
     ``from_request`` shows them in the request's language (WTForms' own messages, such as
@@ -39,6 +53,8 @@ class BaseForm(Form):
         formdata = WebObFormData(request.POST) if request.method == "POST" else None
         localizer = request.localizer
         form = cls(formdata, meta={"locales": [localizer.locale_name]}, **kwargs)
+        if formdata is not None:
+            refuse_repeated_fields(form, formdata)
         for field in form:
             field.label.text = translate(field.label.text, localizer)
             field.description = translate(field.description, localizer)

@@ -70,10 +70,11 @@ def negotiate_locale(request):
     """The logged-in user's choice, else the browser's best match, else English."""
     try:
         user = request.user
+        chosen = user.locale if user is not None else None
     except SQLAlchemyError:  # the error page of an unreachable database still renders
-        user = None
-    if user is not None and user.locale in LOCALES:
-        return user.locale
+        chosen = None
+    if chosen in LOCALES:
+        return chosen
     return request.accept_language.lookup(list(LOCALES), default=DEFAULT_LOCALE)
 
 

@@ -94,4 +94,4 @@ def render_markdown(text):
         link_rel="noopener noreferrer nofollow",
         strip_comments=True,
     )
-    return Markup(clean)  # noqa: S704 - cleaned by nh3 just above
+    return Markup(clean)  # noqa: S704 (cleaned by nh3 just above)  # nosec B704

@@ -33,6 +33,16 @@ def is_api_request(request):
     return path == API_PREFIX or path.startswith(API_PREFIX + "/")
 
 
+def client_address(request):
+    """The address of the peer that sent the request, as the WSGI server gives it
+    (``REMOTE_ADDR``). Never WebOb's ``client_addr``: it believes any client's
+    ``X-Forwarded-For``, so each attempt could claim a fresh address and slip past the
+    per-address limits and into the logs. Behind the reverse proxy, waitress
+    (``trusted_proxy`` in production.ini) puts the real client's address here itself, and
+    only for requests that really came through the proxy (SECURITY-TESTS LOG-4)."""
+    return request.environ.get("REMOTE_ADDR") or "unknown"
+
+
 def hash_token(token):
     return hashlib.sha256(token.encode("utf-8", "surrogateescape")).hexdigest()
 

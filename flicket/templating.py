@@ -6,6 +6,7 @@ values it reads from the database are fetched defensively here, not in templates
 
 import datetime
 import logging
+from dataclasses import dataclass
 
 from pyramid.csrf import get_csrf_token
 from pyramid.events import BeforeRender
@@ -29,15 +30,36 @@ def _safe(getter, default):
         return default
 
 
+@dataclass(frozen=True)
+class LayoutUser:
+    """What the layout shows of the logged-in user, read while the database answers (an
+    error page after a failed transaction must not reload expired attributes)."""
+
+    id: int
+    username: str
+    name: str | None
+    is_admin: bool
+
+
+def _layout_user(request):
+    user = request.user
+    if user is None:
+        return None
+    return LayoutUser(user.id, user.username, user.name, user.is_admin)
+
+
+def _title(request):
+    config = request.flicket_config
+    return config.application_title if config is not None else None
+
+
 def add_layout_values(event):
     request = event.get("request")
     if request is None or "layout" in event:
         return
-    config = _safe(lambda: request.flicket_config, None)
     event["layout"] = {
-        "user": _safe(lambda: request.user, None),
-        "title": (config.application_title if config and config.application_title else None)
-        or DEFAULT_TITLE,
+        "user": _safe(lambda: _layout_user(request), None),
+        "title": _safe(lambda: _title(request), None) or DEFAULT_TITLE,
         "version": flicket.__version__,
         "year": datetime.date.today().year,
     }

@@ -22,6 +22,9 @@ CONTENT_SECURITY_POLICY = "; ".join(
         "form-action 'self'",
     ]
 )
+
+#: For files users uploaded (attachments, avatars): nothing in them may run or load.
+SERVED_FILE_CSP = "default-src 'none'; frame-ancestors 'none'; sandbox"
 STATIC_PREFIX = "/flicket/static/"
 BAD_URL_MESSAGE = "The address of the request is not valid UTF-8."
 

@@ -15,6 +15,9 @@ from flicket.i18n import _, english
 log = logging.getLogger(__name__)
 
 CHUNK = 64 * 1024
+#: Only the application's own user may read the files or list the folder (SECURITY-TESTS UP-9).
+FILE_MODE = 0o600
+DIRECTORY_MODE = 0o700
 #: Types a browser would run or render as a page are always sent as plain bytes.
 ACTIVE_TYPES = {
     "text/html",
@@ -95,25 +98,29 @@ class UploadStorage:
         """Write one upload; returns (stored name, original name). Removed again on abort."""
         original = clean_original_name(item.filename)
         stored = f"{secrets.token_hex(16)}.{extension_of(original)}"
-        self.directory.mkdir(parents=True, exist_ok=True)
+        self.directory.mkdir(mode=DIRECTORY_MODE, parents=True, exist_ok=True)
         path = self.directory / stored
         size = 0
         source = item.file
         source.seek(0)
-        with open(path, "xb") as target:
-            while chunk := source.read(CHUNK):
-                size += len(chunk)
-                if size > self.max_size:
-                    target.close()
-                    path.unlink(missing_ok=True)
-                    limit = self.max_size // (1024 * 1024) or 1
-                    raise UploadError(
-                        _(
-                            "${name} is larger than ${limit} MB.",
-                            mapping={"name": repr(original), "limit": limit},
+        # Created with its final mode (O_EXCL: never an existing file), whatever the umask.
+        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, FILE_MODE)
+        try:
+            with open(descriptor, "wb") as target:
+                while chunk := source.read(CHUNK):
+                    size += len(chunk)
+                    if size > self.max_size:
+                        limit = self.max_size // (1024 * 1024) or 1
+                        raise UploadError(
+                            _(
+                                "${name} is larger than ${limit} MB.",
+                                mapping={"name": repr(original), "limit": limit},
+                            )
                         )
-                    )
-                target.write(chunk)
+                    target.write(chunk)
+        except BaseException:  # too large, disk full, interrupted: no partial file stays
+            path.unlink(missing_ok=True)
+            raise
         manager = transaction_manager or transaction.manager
         current = manager.get()
         current.addAfterCommitHook(self._remove_unless, args=(path,))

@@ -10,6 +10,7 @@ from pyramid.view import view_config
 from flicket.accounts import throttle
 from flicket.errors import error_response
 from flicket.permissions import Permission
+from flicket.security import client_address
 
 log = logging.getLogger(__name__)
 
@@ -62,7 +63,7 @@ def issue_token(request):
     user = request.accounts.authenticate(username, password)
     if user is None:
         throttle.record_login_failure(request, username)
-        log.info("API token refused: login=%r addr=%s", username[:64], request.client_addr)
+        log.info("API token refused: login=%r addr=%s", username[:64], client_address(request))
         return _unauthorized(request)
     token = request.accounts.issue_api_token(user)
     log.info("API token issued: user=%s", user.id)

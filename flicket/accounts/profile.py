@@ -28,6 +28,7 @@ from flicket.accounts.users import UserValidationError, notify_account_changed
 from flicket.forms import invalid
 from flicket.i18n import LOCALES, _, flash, localizer_for
 from flicket.permissions import Permission as P
+from flicket.tweens import SERVED_FILE_CSP
 
 log = logging.getLogger(__name__)
 
@@ -43,7 +44,6 @@ CHANGE_MESSAGES = {
 #: The service names the new password "password"; this form calls it "new_password".
 FIELD_OF = {"password": "new_password"}
 #: Image headers: never rendered as anything but an image, not even when opened directly.
-AVATAR_CSP = "default-src 'none'; sandbox"
 
 
 def add_errors(form, errors, field_of=None):
@@ -169,7 +169,7 @@ def avatar(request):
         content_type = IMAGE_TYPES[path.suffix.lstrip(".")]
         response = FileResponse(str(path), request=request, content_type=content_type)
     response.headers["X-Content-Type-Options"] = "nosniff"
-    response.headers["Content-Security-Policy"] = AVATAR_CSP
+    response.headers["Content-Security-Policy"] = SERVED_FILE_CSP
     response.headers["Cache-Control"] = "private, max-age=3600"
     response.content_disposition = "inline"
     return response

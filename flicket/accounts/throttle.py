@@ -7,6 +7,7 @@ account and address limits. A limited attempt is refused before any bcrypt work.
 import logging
 
 from flicket.db import keep_despite_error
+from flicket.security import client_address
 
 log = logging.getLogger(__name__)
 
@@ -33,7 +34,7 @@ def login_retry_after(request, login):
     limits = _limits(request)
     return max(
         limits["login_global"].retry_after(request, "all"),
-        limits["login_address"].retry_after(request, request.client_addr or "unknown"),
+        limits["login_address"].retry_after(request, client_address(request)),
         limits["login_account"].retry_after(request, _account_key(request, login)),
     )
 
@@ -43,7 +44,7 @@ def record_login_failure(request, login):
     keep_despite_error(request)
     limits = _limits(request)
     limits["login_global"].hit(request, "all")
-    limits["login_address"].hit(request, request.client_addr or "unknown")
+    limits["login_address"].hit(request, client_address(request))
     limits["login_account"].hit(request, _account_key(request, login))
 
 
@@ -56,12 +57,12 @@ def record_login_success(request, login):
 def reset_retry_after(request, email):
     limits = _limits(request)
     return max(
-        limits["reset_address"].retry_after(request, request.client_addr or "unknown"),
+        limits["reset_address"].retry_after(request, client_address(request)),
         limits["reset_email"].retry_after(request, _text_key(email)),
     )
 
 
 def record_reset_request(request, email):
     limits = _limits(request)
-    limits["reset_address"].hit(request, request.client_addr or "unknown")
+    limits["reset_address"].hit(request, client_address(request))
     limits["reset_email"].hit(request, _text_key(email))

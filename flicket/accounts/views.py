@@ -12,6 +12,7 @@ from flicket.accounts.forms import LoginForm, NewPasswordForm, ResetRequestForm
 from flicket.i18n import LOCALES, _, flash, localizer_for, pluralize
 from flicket.mail import send_templated_mail
 from flicket.permissions import Permission
+from flicket.security import client_address
 
 log = logging.getLogger(__name__)
 
@@ -71,14 +72,14 @@ def login(request):
     retry_after = throttle.login_retry_after(request, login_name)
     if retry_after:
         log.warning(
-            "login rate-limited: login=%s addr=%s", _log_value(login_name), request.client_addr
+            "login rate-limited: login=%s addr=%s", _log_value(login_name), client_address(request)
         )
         return _too_many(request, retry_after, values)
 
     user = request.accounts.authenticate(login_name, form.password.data)
     if user is None:
         throttle.record_login_failure(request, login_name)
-        log.info("login failed: login=%s addr=%s", _log_value(login_name), request.client_addr)
+        log.info("login failed: login=%s addr=%s", _log_value(login_name), client_address(request))
         values["error"] = LOGIN_FAILED
         form.password.data = ""
         return values
@@ -89,7 +90,7 @@ def login(request):
         # flash below) is for the user who just logged in.
         request.localizer = localizer_for(request.registry, user.locale)
     headers = remember(request, user.id)
-    log.info("login: user=%s addr=%s", user.id, request.client_addr)
+    log.info("login: user=%s addr=%s", user.id, client_address(request))
     if not user.email:
         flash(request, _("Please add your email address to your profile."), "danger")
         return HTTPFound(location=request.route_url("user_details"), headers=headers)
@@ -135,7 +136,7 @@ def password_reset_request(request):
     email = form.email.data
     retry_after = throttle.reset_retry_after(request, email)
     if retry_after:
-        log.warning("password reset rate-limited: addr=%s", request.client_addr)
+        log.warning("password reset rate-limited: addr=%s", client_address(request))
         return _too_many(request, retry_after, values)
     throttle.record_reset_request(request, email)
 

@@ -1,6 +1,8 @@
 """Forms of the ticket pages. Choices (categories, statuses, priorities) are filled in by
 ``bind_choices`` from the database for each request."""
 
+import re
+
 from wtforms import (
     DecimalField,
     MultipleFileField,
@@ -21,6 +23,27 @@ CONTENT_LIMITS = Length(min=5, max=5000, message=_("The text must be 5 to 5000 c
 HOURS_RANGE = NumberRange(
     min=-99999999, max=99999999, message=_("Hours must be a number such as 1.5.")
 )
+
+
+#: NUL and the other C0 controls but tab, line feed and carriage return, DEL, and lone
+#: surrogates: no database stores them all (PostgreSQL refuses NUL, MariaDB and sqlite3
+#: surrogates) and no reader can see them.
+NOT_TEXT = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff]")
+LINE_BREAKS = re.compile(r"[\r\n]")
+
+
+def single_line(form, field):
+    """A title is one line of visible text."""
+    if isinstance(field.data, str) and (
+        NOT_TEXT.search(field.data) or LINE_BREAKS.search(field.data)
+    ):
+        raise ValidationError(_("Line breaks and control characters are not allowed here."))
+
+
+def visible_text(form, field):
+    """Text may hold line breaks and tabs, but no other control character."""
+    if isinstance(field.data, str) and NOT_TEXT.search(field.data):
+        raise ValidationError(_("The text contains control characters, which are not allowed."))
 
 
 def strip_text(value):
@@ -58,9 +81,13 @@ def chosen_files(field):
 
 class TicketForm(BaseForm):
     title = StringField(
-        _("Title"), validators=[InputRequired(), TITLE_LIMITS], filters=[strip_text]
+        _("Title"),
+        validators=[InputRequired(), TITLE_LIMITS, single_line],
+        filters=[strip_text],
     )
-    content = TextAreaField(_("Content"), validators=[InputRequired(), CONTENT_LIMITS, not_blank])
+    content = TextAreaField(
+        _("Content"), validators=[InputRequired(), CONTENT_LIMITS, not_blank, visible_text]
+    )
     priority = SelectField(_("Priority"), coerce=int, validators=[InputRequired()])
     department = SelectField(_("Department"), coerce=str, validate_choice=False)
     category = SelectField(_("Category"), coerce=int, validators=[InputRequired()])
@@ -74,7 +101,7 @@ class EditTicketForm(TicketForm):
 
 class ReplyForm(BaseForm):
     content = TextAreaField(
-        _("Your reply"), validators=[InputRequired(), CONTENT_LIMITS, not_blank]
+        _("Your reply"), validators=[InputRequired(), CONTENT_LIMITS, not_blank, visible_text]
     )
     status = SelectField(_("Status"), coerce=int, validators=[InputRequired()])
     priority = SelectField(_("Priority"), coerce=int, validators=[InputRequired()])
@@ -83,7 +110,9 @@ class ReplyForm(BaseForm):
 
 
 class EditPostForm(ReplyForm):
-    content = TextAreaField(_("Reply"), validators=[InputRequired(), CONTENT_LIMITS, not_blank])
+    content = TextAreaField(
+        _("Reply"), validators=[InputRequired(), CONTENT_LIMITS, not_blank, visible_text]
+    )
     remove_uploads = CheckboxList(_("Remove these attachments"), coerce=int)
 
 

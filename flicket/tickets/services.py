@@ -6,6 +6,9 @@ state (permissions are the ACLs' job, see ``resources.py``), writes its action r
 event. Refusals raise ``TicketError`` with a message for the person acting.
 """
 
+import hashlib
+import json
+import logging
 from decimal import Decimal, InvalidOperation
 
 import sqlalchemy as sa
@@ -28,6 +31,8 @@ from flicket.tickets.models import (
     Upload,
 )
 
+log = logging.getLogger(__name__)
+
 OPEN = "Open"
 CLOSED = "Closed"
 IN_WORK = "In Work"
@@ -45,6 +50,48 @@ class TicketError(Exception):
 
     def __str__(self):
         return english(self.message)
+
+
+class EditConflict(TicketError):
+    """The ticket or reply was changed by someone else after the edit form was loaded
+    (REL-4): the edit is refused rather than silently overwriting that change."""
+
+    def __init__(self, message):
+        super().__init__(message, "warning")
+
+
+class StorageUnavailable(TicketError):
+    """An attachment could not be written (upload folder unwritable, disk full): nothing is
+    saved, and the answer is 503, not a 500 (REL-13)."""
+
+    status = 503
+
+
+def _fingerprint(*values):
+    text = json.dumps([None if v is None else str(v) for v in values], ensure_ascii=False)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def _hours_text(hours):
+    return str(Decimal(hours or 0).quantize(Decimal("0.01")))
+
+
+def ticket_fingerprint(ticket):
+    """A digest of what the ticket edit form changes, as the form was loaded. Replies,
+    assignment, status and the ``last_updated`` time are not part of it: a reply by someone
+    else while a ticket is being edited is no edit conflict."""
+    return _fingerprint(
+        ticket.title,
+        ticket.content,
+        _hours_text(ticket.hours),
+        ticket.ticket_priority_id,
+        ticket.category_id,
+    )
+
+
+def post_fingerprint(post):
+    """A digest of the editable fields of a reply (its text and hours)."""
+    return _fingerprint(post.content, _hours_text(post.hours))
 
 
 def _named(name):
@@ -129,6 +176,21 @@ class TicketService:
 
     # -- helpers ----------------------------------------------------------------------------
 
+    def _lock(self, obj):
+        """Lock ``obj``'s row until the end of the transaction and reload it, so that the
+        checks and changes that follow see the last committed state and concurrent
+        operations on the same row take turns (``SELECT ... FOR UPDATE`` on MariaDB and
+        PostgreSQL; a writing SQLite transaction holds the database's write lock already,
+        see ``flicket.db``)."""
+        model = type(obj)
+        self.db.scalars(
+            sa.select(model)
+            .where(model.id == obj.id)
+            .with_for_update()
+            .execution_options(populate_existing=True)
+        ).one()
+        return obj
+
     def _notify(self, event):
         self.request.registry.notify(event)
 
@@ -171,7 +233,17 @@ class TicketService:
         storage = self.request.uploads
         storage.check(files, self.request.flicket_config)
         for item in files:
-            stored, original = storage.save(item, self.request.tm)
+            try:
+                stored, original = storage.save(item, self.request.tm)
+            except OSError:
+                log.exception("an attachment could not be stored")
+                raise StorageUnavailable(
+                    _(
+                        "The attachment could not be stored just now, so nothing was saved. "
+                        "Please try again later, or tell the administrator."
+                    ),
+                    "danger",
+                ) from None
             self.db.add(
                 Upload(
                     filename=stored,
@@ -277,6 +349,7 @@ class TicketService:
     def reply(self, ticket, actor, *, content, hours=0, status=None, priority=None, files=()):
         """Add a reply; a status other than Closed may be set with it (a Closed ticket is
         reopened: the reply form never offers Closed)."""
+        self._lock(ticket)
         if status is not None and status.status == CLOSED:
             raise TicketError(_("Use “reply and close” to close the ticket."))
         if files:
@@ -311,6 +384,7 @@ class TicketService:
         return f"{intro}\n\n{quoted}\n\n"
 
     def close(self, ticket, actor):
+        self._lock(ticket)
         if self.is_closed(ticket):
             raise TicketError(
                 _("Ticket ${number} is already closed.", mapping={"number": ticket.id_zfill})
@@ -331,11 +405,22 @@ class TicketService:
             )
         )
 
-    def claim(self, ticket, actor):
+    def claim(self, ticket, actor, *, seen_assignee_id=None, check_seen=False):
+        """Take the ticket. With ``check_seen`` the claim only goes ahead if the ticket is
+        still assigned as the person saw it (``seen_assignee_id``, None: nobody), so that of
+        several people claiming the same ticket at once exactly one gets it (REL-5)."""
+        self._lock(ticket)
         if self.is_closed(ticket):
             raise TicketError(_("A closed ticket cannot be claimed; reply to reopen it first."))
         if ticket.assigned_id == actor.id:
             raise TicketError(_("You have already claimed this ticket."), "info")
+        if check_seen and ticket.assigned_id != seen_assignee_id:
+            raise TicketError(
+                _(
+                    "Someone else claimed this ticket or had it assigned in the meantime, so "
+                    "it was not claimed. Look at it again before claiming it."
+                )
+            )
         previous = ticket.assigned
         self._set_assignee(ticket, actor)
         ticket.status = self.status(IN_WORK)
@@ -346,6 +431,7 @@ class TicketService:
         self._notify(events.TicketClaimed(self.request, ticket, actor, previous_assignee=previous))
 
     def release(self, ticket, actor):
+        self._lock(ticket)
         if ticket.assigned_id is None:
             raise TicketError(_("This ticket is not assigned to anyone."))
         previous = ticket.assigned
@@ -359,6 +445,7 @@ class TicketService:
         )
 
     def assign(self, ticket, actor, assignee):
+        self._lock(ticket)
         if self.is_closed(ticket):
             raise TicketError(_("A closed ticket cannot be assigned; reply to reopen it first."))
         if assignee is None:
@@ -474,9 +561,16 @@ class TicketService:
         hours,
         remove_upload_ids=(),
         files=(),
+        fingerprint=None,
     ):
+        """Save the edit form. ``fingerprint`` is ``ticket_fingerprint`` of the ticket as the
+        form was loaded: if the ticket has been changed since, ``EditConflict`` (None: no
+        check)."""
+        self._lock(ticket)
         if self.is_closed(ticket):
             raise TicketError(_("Closed tickets cannot be edited."))
+        if fingerprint is not None and fingerprint != ticket_fingerprint(ticket):
+            raise EditConflict(_("Someone else changed this ticket while you were editing it."))
         if files:
             self.request.uploads.check(files, self.request.flicket_config)
         changes = []
@@ -523,10 +617,16 @@ class TicketService:
         priority=None,
         remove_upload_ids=(),
         files=(),
+        fingerprint=None,
     ):
+        """Save the reply edit form; ``fingerprint`` as for ``edit_ticket``
+        (``post_fingerprint``)."""
+        self._lock(post)
         ticket = post.ticket
         if self.is_closed(ticket):
             raise TicketError(_("Replies to a closed ticket cannot be edited."))
+        if fingerprint is not None and fingerprint != post_fingerprint(post):
+            raise EditConflict(_("Someone else changed this reply while you were editing it."))
         if status is not None and status.status == CLOSED:
             raise TicketError(_("A reply cannot close the ticket when edited."))
         if files:

@@ -32,10 +32,21 @@ from flicket.tickets.forms import (
     chosen_files,
 )
 from flicket.tickets.models import Action, History, Post, Subscription, Upload
-from flicket.tickets.services import CLOSED, TicketError
+from flicket.tickets.services import (
+    CLOSED,
+    EditConflict,
+    TicketError,
+    post_fingerprint,
+    ticket_fingerprint,
+)
+from flicket.tweens import SERVED_FILE_CSP
 from flicket.uploads import UploadError, content_type_for
 
 LAST_CATEGORY_KEY = "ticket_create_last_category"
+#: Hidden field of the claim form: the assignee id the person saw ("" for nobody).
+SEEN_ASSIGNEE = "assigned_id"
+#: Hidden field of the edit forms: the fingerprint of the ticket/reply as loaded (REL-4).
+FINGERPRINT = "fingerprint"
 MAX_PREVIEW_LENGTH = 10000
 
 
@@ -56,6 +67,11 @@ def _done(request, ticket, message, kind="success"):
 def _refused(request, ticket, error):
     flash(request, error.message, error.kind)
     return HTTPFound(location=_ticket_url(request, ticket))
+
+
+def _status_of(error):
+    """400 for a refused input; 503 when an attachment could not be stored (REL-13)."""
+    return getattr(error, "status", 400)
 
 
 def _by_id(items, wanted):
@@ -93,7 +109,7 @@ def create_ticket(request):
         )
     except (UploadError, TicketError) as error:
         values["upload_error"] = _t(request, error.message)
-        return invalid(request, values)
+        return invalid(request, values, _status_of(error))
     request.session[LAST_CATEGORY_KEY] = category.id
     return _done(
         request,
@@ -254,7 +270,7 @@ def reply(request):
     except (UploadError, TicketError) as error:
         values = _ticket_page_values(request, ticket, form)
         values["reply_error"] = _t(request, error.message)
-        return invalid(request, values)
+        return invalid(request, values, _status_of(error))
     if close:
         flash(
             request,
@@ -302,19 +318,29 @@ def _confirm(request, title, question, button, danger=False):
 )
 def claim_confirm(request):
     ticket = request.context.ticket
-    return _confirm(
+    values = _confirm(
         request,
         _("Claim ticket"),
         _("Take ticket #${number} yourself?", mapping={"number": ticket.id_zfill}),
         _("Claim"),
     )
+    # The assignee as shown: the claim is refused if it changed before the button is pressed.
+    values["hidden"] = {SEEN_ASSIGNEE: str(ticket.assigned_id or "")}
+    return values
 
 
 @view_config(route_name="ticket_claim", request_method="POST", permission=P.TICKET_CLAIM)
 def claim(request):
     ticket = request.context.ticket
+    seen = request.POST.get(SEEN_ASSIGNEE)
     try:
-        request.tickets.claim(ticket, request.user)
+        if seen is None:  # a form without it (a script): the ticket is taken as it is
+            request.tickets.claim(ticket, request.user)
+        else:
+            seen_id = parse_id(seen) if seen else None
+            if seen and seen_id is None:
+                raise HTTPBadRequest(_("The claim form is damaged; open it again."))
+            request.tickets.claim(ticket, request.user, seen_assignee_id=seen_id, check_seen=True)
     except TicketError as error:
         return _refused(request, ticket, error)
     return _done(
@@ -538,11 +564,15 @@ def edit_ticket(request):
     if request.method == "GET":
         form.priority.data = ticket.ticket_priority_id
         form.category.data = ticket.category_id
+    submitted = request.POST.get(FINGERPRINT) if request.method == "POST" else None
     values = {
         "ticket": ticket,
         "form": form,
         "page_title": _t(request, _("Edit ticket")),
         "upload_error": None,
+        "conflict": False,
+        "current_url": _ticket_url(request, ticket),
+        FINGERPRINT: ticket_fingerprint(ticket) if submitted is None else submitted,
     }
     if request.method != "POST":
         return values
@@ -559,13 +589,25 @@ def edit_ticket(request):
             hours=form.hours.data,
             remove_upload_ids=form.remove_uploads.data or [],
             files=chosen_files(form.file),
+            fingerprint=submitted,
         )
+    except EditConflict:
+        return _conflict(request, values, ticket_fingerprint(ticket))
     except (UploadError, TicketError) as error:
         values["upload_error"] = _t(request, error.message)
-        return invalid(request, values)
+        return invalid(request, values, _status_of(error))
     return _done(
         request, ticket, _("Ticket ${number} saved.", mapping={"number": ticket.id_zfill})
     )
+
+
+def _conflict(request, values, current_fingerprint):
+    """Someone else saved the ticket/reply after this form was loaded: nothing is saved, the
+    form comes back (409) with the person's own text and a link to the current version. The
+    form now carries the current fingerprint: saving it again replaces that version."""
+    values["conflict"] = True
+    values[FINGERPRINT] = current_fingerprint
+    return invalid(request, values, 409)
 
 
 @view_config(route_name="post_edit", renderer="tickets/edit_post.jinja2", permission=P.POST_EDIT)
@@ -582,12 +624,16 @@ def edit_post(request):
     if request.method == "GET":
         form.status.data = ticket.status_id
         form.priority.data = ticket.ticket_priority_id
+    submitted = request.POST.get(FINGERPRINT) if request.method == "POST" else None
     values = {
         "ticket": ticket,
         "post": post,
         "form": form,
         "page_title": _t(request, _("Edit reply")),
         "upload_error": None,
+        "conflict": False,
+        "current_url": _post_url(request, post),
+        FINGERPRINT: post_fingerprint(post) if submitted is None else submitted,
     }
     if request.method != "POST":
         return values
@@ -603,11 +649,29 @@ def edit_post(request):
             priority=_by_id(service.priorities(), form.priority.data),
             remove_upload_ids=form.remove_uploads.data or [],
             files=chosen_files(form.file),
+            fingerprint=submitted,
         )
+    except EditConflict:
+        return _conflict(request, values, post_fingerprint(post))
     except (UploadError, TicketError) as error:
         values["upload_error"] = _t(request, error.message)
-        return invalid(request, values)
+        return invalid(request, values, _status_of(error))
     return _done(request, ticket, _("Reply saved."))
+
+
+def _post_url(request, post):
+    """The page of the ticket that shows ``post``."""
+    before = request.dbsession.scalar(
+        sa.select(sa.func.count())
+        .select_from(Post)
+        .where(Post.ticket_id == post.ticket_id, Post.id <= post.id)
+    )
+    return request.route_url(
+        "ticket_view_page",
+        ticket_id=post.ticket_id,
+        page=max(1, -(-before // site_page_size(request))),
+        _anchor=f"post-{post.id}",
+    )
 
 
 def _history(request, condition, ticket, what):
@@ -724,6 +788,7 @@ def download(request):
     except (FileNotFoundError, OSError):
         raise HTTPNotFound(_("The file of this attachment is missing.")) from None
     response.content_disposition = _attachment_header(upload.original_filename)
+    response.headers["Content-Security-Policy"] = SERVED_FILE_CSP
     return response
 
 

@@ -29,7 +29,7 @@ from flicket.db import get_engine
 from flicket.install import alembic_config, seed, upgrade_database
 from flicket.scripts import counters, outstanding, populate, users
 from tests.conftest import BCRYPT_TEST_ROUNDS, PASSWORD, empty_database
-from tests.functional.test_setup import _drop_database, _server_admin_engine
+from tests.databases import drop_database, server_admin_engine
 
 HEAD = ScriptDirectory.from_config(alembic_config()).get_current_head()
 BASE_URL = "https://desk.example.com"
@@ -55,7 +55,7 @@ def command_engine(db_url, tmp_path_factory):
         scratch = url.set(database=str(tmp_path_factory.mktemp("commands") / "scratch.sqlite"))
     else:
         scratch = url.set(database=f"{url.database}_scratch")
-        admin = _server_admin_engine(url)
+        admin = server_admin_engine(url)
         name = admin.dialect.identifier_preparer.quote(scratch.database)
         with admin.connect() as conn:
             if url.get_backend_name() == "mysql":
@@ -72,7 +72,7 @@ def command_engine(db_url, tmp_path_factory):
     yield engine
     engine.dispose()
     if admin is not None:
-        _drop_database(admin, scratch)
+        drop_database(admin, scratch)
         admin.dispose()
 
 

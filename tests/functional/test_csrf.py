@@ -1,20 +1,11 @@
-"""CSRF: every unsafe page request needs the session's token, checked before the permission;
-and meta-tests that keep it (and permissions) true for every view
-(SECURITY-TESTS CSRF-1, CSRF-3, META-1, META-2)."""
-
-import re
-from urllib.parse import urlsplit
+"""CSRF: every unsafe page request needs the session's token, checked before the permission
+(SECURITY-TESTS CSRF-1, CSRF-3). The walk over every route is tests/security/test_meta.py."""
 
 import pytest
 import sqlalchemy as sa
-from pyramid.interfaces import IDefaultPermission, IExceptionResponse
-from pyramid.security import NO_PERMISSION_REQUIRED
 
 from flicket.accounts.models import User
-from flicket.security import API_PREFIX
-from flicket.tickets.models import Post, Ticket
 from tests.conftest import PASSWORD, assert_login_page, basic_auth, csrf_token_from
-from tests.factories import make_post, make_ticket
 
 UNSAFE_METHODS = ("POST", "PUT", "PATCH", "DELETE")
 CSRF_MESSAGE = "The form expired or was sent from elsewhere"
@@ -131,134 +122,9 @@ def test_the_api_needs_no_csrf_token_but_a_bearer_header(testapp, users):
     assert response.json["token"]
 
 
-# -- meta-tests over every registered view ------------------------------------------------------
-
-
-def _views(registry):
-    for entry in registry.introspector.get_category("views"):
-        yield entry["introspectable"], entry["related"]
-
-
-def _route_patterns(registry):
-    return {
-        intr["name"]: intr["pattern"]
-        for intr in (e["introspectable"] for e in registry.introspector.get_category("routes"))
-    }
-
-
-def _is_exception_view(intr):
-    context = intr["context"]
-    if intr["exception_only"] or context is IExceptionResponse:
-        return True
-    return isinstance(context, type) and issubclass(context, BaseException)
-
-
-def _methods(intr):
-    methods = intr["request_methods"]
-    if methods is None:
-        return None
-    return (methods,) if isinstance(methods, str) else tuple(methods)
-
-
-def _concrete_path(pattern, values=None):
-    """A real URL for a route pattern: placeholders filled in (with ``values`` where the
-    route loads an object, so that the request reaches the view), the static route with a
-    file."""
-    values = values or {}
-    path = "/" + pattern.lstrip("/")
-    path = re.sub(r"\*\w+$", "css/flicket.css", path)
-    return re.sub(
-        r"\{(\w+)(:[^}]*)?\}", lambda m: str(values.get(m.group(1), "x")), path
-    )
-
-
-def _unsafe_page_views(registry, values=None):
-    """(route name, path, method) for every non-API view that accepts an unsafe method."""
-    patterns = _route_patterns(registry)
-    found = set()
-    for intr, _related in _views(registry):
-        if _is_exception_view(intr) or intr["route_name"] is None:
-            continue
-        path = _concrete_path(patterns[intr["route_name"]], values)
-        if urlsplit(path).path.startswith(API_PREFIX):
-            continue
-        methods = _methods(intr)
-        for method in UNSAFE_METHODS if methods is None else methods:
-            if method in UNSAFE_METHODS:
-                found.add((intr["route_name"], path, method))
-    return sorted(found)
-
-
-def test_no_view_turns_csrf_off(registry):
-    for intr, _related in _views(registry):
-        if _is_exception_view(intr):
-            continue
-        assert intr["require_csrf"] is not False, f"{intr.title} has require_csrf=False"
-
-
-def test_every_unsafe_page_request_without_a_token_is_400(registry, login_as, dbsession, users):
-    ticket = make_ticket(dbsession, users["alice"])
-    post = make_post(dbsession, ticket, users["bob"])
-    values = {
-        "ticket_id": ticket.id,
-        "post_id": post.id,
-        "user_id": users["alice"].id,
-        "status": "Closed",
-        "page": 1,
-    }
-    views = _unsafe_page_views(registry, values)
-    routes = {route for route, _path, _method in views}
-    # The walk really covers the application's forms (it must not pass by finding nothing).
-    assert {"login", "logout", "password_reset", "password_reset_confirm", "ticket_view",
-            "ticket_claim", "ticket_delete", "post_delete"} <= routes
-    client = login_as("admin")
-    generation = generation_of(dbsession, "admin")
-    for route, path, method in views:
-        response = client.request(path, method=method, status="*", expect_errors=True)
-        assert_csrf_refusal(response, f"{method} {path} ({route}) without a CSRF token")
-    client.get("/", status=200)  # nothing was logged out
-    assert generation_of(dbsession, "admin") == generation
-    # ... and nothing happened to the ticket.
-    dbsession.expire_all()
-    assert dbsession.get(Ticket, ticket.id).status.status == "Open"
-    assert dbsession.get(Post, post.id) is not None
-
-
-ALLOWED_WITHOUT_PERMISSION = {
-    ("login", None),
-    ("password_reset", None),
-    ("password_reset_confirm", None),
-    ("api_tokens", ("POST",)),
-    ("api_openapi", ("GET",)),  # the API's public OpenAPI document
-    ("__flicket/static/", None),
-}
-
-
-def _effective_permission(registry, intr, related):
-    explicit = [r.discriminator for r in related if r.category_name == "permissions"]
-    if explicit:
-        return explicit[0]
-    if intr["permission"] is not None:
-        return intr["permission"]
-    return registry.queryUtility(IDefaultPermission)
-
-
-def test_every_view_has_a_permission_or_is_allowlisted(registry):
-    public = set()
-    for intr, related in _views(registry):
-        if _is_exception_view(intr):
-            continue
-        permission = _effective_permission(registry, intr, related)
-        key = (intr["route_name"], _methods(intr))
-        if permission is None or permission == NO_PERMISSION_REQUIRED:
-            assert key in ALLOWED_WITHOUT_PERMISSION, f"{intr.title} {key} needs no permission"
-            public.add(key)
-    # The allowlist holds nothing stale.
-    assert public == ALLOWED_WITHOUT_PERMISSION
-
-
-def test_the_default_permission_needs_a_login(registry):
-    assert registry.queryUtility(IDefaultPermission) == "view"
+# The meta-tests over every registered view and route (META-1, META-2: permissions, CSRF on
+# every unsafe page request, no state change on GET, the API ignoring cookies) live in
+# tests/security/test_meta.py.
 
 
 @pytest.mark.parametrize("path", ["/", "/logout"])

@@ -38,6 +38,7 @@ from flicket.install import (
 )
 from flicket.settings import load as load_settings
 from tests.conftest import empty_database, login
+from tests.databases import create_database, drop_database, server_admin_engine
 
 HEAD = ScriptDirectory.from_config(alembic_config()).get_current_head()
 LEGACY_TABLES = (
@@ -61,21 +62,8 @@ LEGACY_TABLES = (
 # -- the scratch database -------------------------------------------------------------------
 
 
-def _server_admin_engine(url):
-    """An AUTOCOMMIT engine that may CREATE/DROP DATABASE on the server of ``url``."""
-    if url.get_backend_name() == "postgresql":
-        url = url.set(database="postgres")
-    return sa.create_engine(url, isolation_level="AUTOCOMMIT", poolclass=sa.pool.NullPool)
 
 
-def _drop_database(admin, url):
-    name = admin.dialect.identifier_preparer.quote(url.database)
-    with admin.connect() as conn:
-        if url.get_backend_name() == "postgresql":
-            # Connections left by an interrupted run must not keep it alive.
-            conn.exec_driver_sql(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
-        else:
-            conn.exec_driver_sql(f"DROP DATABASE IF EXISTS {name}")
 
 
 @pytest.fixture(scope="session")
@@ -86,18 +74,10 @@ def scratch_url(db_url, tmp_path_factory):
         yield url.set(database=str(tmp_path_factory.mktemp("scratch") / "scratch.sqlite"))
         return
     scratch = url.set(database=f"{url.database}_scratch")
-    admin = _server_admin_engine(url)
-    name = admin.dialect.identifier_preparer.quote(scratch.database)
-    _drop_database(admin, scratch)
-    with admin.connect() as conn:
-        if url.get_backend_name() == "mysql":
-            conn.exec_driver_sql(
-                f"CREATE DATABASE {name} CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci"
-            )
-        else:
-            conn.exec_driver_sql(f"CREATE DATABASE {name} ENCODING 'UTF8'")
+    admin = server_admin_engine(url)
+    create_database(admin, scratch)
     yield scratch
-    _drop_database(admin, scratch)
+    drop_database(admin, scratch)
     admin.dispose()
 
 
