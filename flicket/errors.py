@@ -143,7 +143,7 @@ def http_exception(exc, request):
 
 @exception_view_config(APIError)
 def api_error(exc, request):
-    return error_response(request, exc.status, exc.title, exc.message)
+    return error_response(request, exc.status, exc.title, exc.message, exc.headers)
 
 
 @exception_view_config(OperationalError)

@@ -82,16 +82,20 @@ class RateLimit:
     def _since(self, now):
         return now - timedelta(seconds=self.window)
 
-    def hit(self, request, key):
+    def hit(self, request, key, amount=1):
         now = clock.utcnow()
-        self.store.add(request, self._key(key), now, self._since(now))
+        for _ in range(amount):
+            self.store.add(request, self._key(key), now, self._since(now))
 
-    def retry_after(self, request, key):
-        """0 while under the limit, else the seconds until one more attempt is allowed."""
+    def retry_after(self, request, key, amount=1):
+        """0 while ``amount`` more hits stay within the limit, else the seconds until one
+        more is allowed."""
         now = clock.utcnow()
         count, oldest = self.store.window(request, self._key(key), self._since(now))
-        if count < self.limit or oldest is None:
+        if count + amount <= self.limit:
             return 0
+        if oldest is None:  # more than the whole limit at once
+            return self.window
         return max(1, int((oldest + timedelta(seconds=self.window) - now).total_seconds()) + 1)
 
     def clear(self, request, key):
@@ -131,5 +135,12 @@ def includeme(config):
             "reset-email",
             settings["flicket.reset.max_requests_per_address"],
             settings["flicket.reset.window"],
+        ),
+        # Per user, for everything a user writes (pages and API alike).
+        "tickets": RateLimit(store, "tickets", settings["flicket.limits.tickets_per_hour"], 3600),
+        "replies": RateLimit(store, "replies", settings["flicket.limits.replies_per_minute"], 60),
+        "uploads": RateLimit(store, "uploads", settings["flicket.limits.uploads_per_day"], 86400),
+        "upload_mib": RateLimit(
+            store, "upload-mib", settings["flicket.limits.upload_mib_per_day"], 86400
         ),
     }

@@ -51,6 +51,12 @@ DEFAULTS = {
     "flicket.reset.window": 3600,
     "flicket.reset.token_lifetime": 3600,
     "flicket.ratelimit.store": "memory",
+    # Business limits per user (SECURITY.rst VAL-3): far above what a person does by hand.
+    "flicket.limits.tickets_per_hour": 30,
+    "flicket.limits.replies_per_minute": 20,
+    "flicket.limits.uploads_per_day": 200,
+    "flicket.limits.upload_mib_per_day": 500,
+    "flicket.limits.subscribers_per_ticket": 100,
     "flicket.api.token_lifetime": 36000,
     "flicket.bcrypt_rounds": 12,
     "flicket.password_min_length": 12,

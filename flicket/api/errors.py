@@ -7,13 +7,14 @@ from flicket.i18n import english
 
 
 class APIError(Exception):
-    def __init__(self, status, message):
+    def __init__(self, status, message, headers=None):
         # The API speaks English: a service's TranslationString (TicketError,
         # DepartmentError) is shown with its placeholders filled, never translated.
         message = english(message)
         super().__init__(message)
         self.status = status
         self.message = message
+        self.headers = headers or {}
 
     @property
     def title(self):

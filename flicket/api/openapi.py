@@ -457,7 +457,10 @@ ERRORS = {
     "409": ("Conflict", "The ticket's state does not allow it (e.g. already closed)."),
     "413": ("PayloadTooLarge", f"The body is larger than {MAX_BODY // 1024} KiB."),
     "415": ("UnsupportedMediaType", "The body is not sent as application/json."),
-    "429": ("TooManyRequests", "Too many failed attempts; wait Retry-After seconds."),
+    "429": (
+        "TooManyRequests",
+        "Too many attempts, or a per-user limit reached; wait Retry-After seconds.",
+    ),
     "503": ("ServiceUnavailable", "The database is not reachable; try again shortly."),
 }
 
@@ -704,7 +707,14 @@ def build_paths():
             "their post count raised, subscribers notified.",
             "requestBody": body("NewTicket"),
             "responses": responses(
-                "201", created("Ticket", "The new ticket."), "400", "401", "409", "413", "415"
+                "201",
+                created("Ticket", "The new ticket."),
+                "400",
+                "401",
+                "409",
+                "413",
+                "415",
+                "429",
             ),
         }
     }
@@ -727,6 +737,7 @@ def build_paths():
                 "409",
                 "413",
                 "415",
+                "429",
             ),
         }
     }

@@ -41,7 +41,7 @@ from flicket.tickets.models import (
     Upload,
 )
 from flicket.tickets.resources import TicketResource
-from flicket.tickets.services import TicketError
+from flicket.tickets.services import LimitReached, TicketError
 
 API = {"renderer": "json", "permission": P.VIEW}
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
@@ -283,6 +283,9 @@ def _require(request, permission, context):
 def _run(request, operation):
     try:
         return operation()
+    except LimitReached as error:
+        headers = {"Retry-After": str(error.retry_after)}
+        raise APIError(429, error.message, headers) from None
     except TicketError as error:
         raise APIError(409, error.message) from None
 

@@ -9,6 +9,7 @@ event. Refusals raise ``TicketError`` with a message for the person acting.
 import hashlib
 import json
 import logging
+from datetime import timedelta
 from decimal import Decimal, InvalidOperation
 
 import sqlalchemy as sa
@@ -65,6 +66,45 @@ class StorageUnavailable(TicketError):
     saved, and the answer is 503, not a 500 (REL-13)."""
 
     status = 503
+
+
+class LimitReached(TicketError):
+    """A per-user business limit (VAL-3) is reached: answered 429 with ``Retry-After``;
+    nothing of the refused operation is saved."""
+
+    status = 429
+
+    def __init__(self, message, retry_after):
+        super().__init__(message, "warning")
+        self.retry_after = retry_after
+
+
+#: (limit name, message) for each business limit on what a user writes.
+LIMIT_MESSAGES = {
+    "tickets": _(
+        "You have created many tickets in the last hour. Please try again in ${minutes} min."
+    ),
+    "replies": _(
+        "You have replied many times in the last minute. Please try again in ${minutes} min."
+    ),
+    "uploads": _("You have attached many files today. Please try again in ${minutes} min."),
+    "upload_mib": _("You have attached a lot of data today. Please try again in ${minutes} min."),
+}
+
+
+#: The same ticket (title, content, category) sent from the ticket form by the same person
+#: within this many seconds is one submission sent twice (a double click, a reload).
+SAME_SUBMISSION_SECONDS = 60
+
+
+def _mebibytes(item):
+    """The size of an uploaded file in started MiB (at least 1)."""
+    source = item.file
+    position = source.tell()
+    source.seek(0, 2)
+    size = source.tell()
+    source.seek(position)
+    return max(1, -(-size // (1024 * 1024)))
 
 
 def _fingerprint(*values):
@@ -322,7 +362,50 @@ class TicketService:
 
     # -- operations -------------------------------------------------------------------------
 
-    def create(self, actor, *, title, content, category, priority, hours=0, files=()):
+    def _spend_limits(self, actor, kind, files=()):
+        """Count one ``kind`` ("tickets" or "replies") and ``files`` against ``actor``'s
+        business limits, or raise LimitReached (checked all first: a refusal costs nothing)."""
+        limits = self.request.registry["ratelimits"]
+        wanted = [(kind, 1)]
+        if files:
+            wanted += [("uploads", len(files)), ("upload_mib", sum(map(_mebibytes, files)))]
+        for name, amount in wanted:
+            wait = limits[name].retry_after(self.request, actor.id, amount)
+            if wait:
+                message = _(LIMIT_MESSAGES[name], mapping={"minutes": -(-wait // 60)})
+                raise LimitReached(message, wait)
+        for name, amount in wanted:
+            limits[name].hit(self.request, actor.id, amount)
+
+    def _same_submission(self, actor, title, content, category):
+        """The ticket this one repeats, if the person just created it (REL-5). The person's
+        row is locked first, so two copies sent at once are checked one after the other."""
+        self.db.execute(sa.select(User.id).where(User.id == actor.id).with_for_update())
+        since = clock.utcnow() - timedelta(seconds=SAME_SUBMISSION_SECONDS)
+        return self.db.scalars(
+            sa.select(Ticket)
+            .where(
+                Ticket.started_id == actor.id,
+                Ticket.date_added >= since,
+                Ticket.title == title,
+                Ticket.content == content,
+                Ticket.category_id == category.id,
+            )
+            .order_by(Ticket.id)
+            .limit(1)
+        ).first()
+
+    def create(
+        self, actor, *, title, content, category, priority, hours=0, files=(), from_form=False
+    ):
+        """A new ticket. ``from_form``: the ticket page's form, where the same ticket sent
+        twice in a row is a double click, created once (the first is returned); an API client
+        may mean two identical tickets."""
+        if from_form:
+            repeated = self._same_submission(actor, title, content, category)
+            if repeated is not None:
+                return repeated
+        self._spend_limits(actor, "tickets", files)
         now = clock.utcnow()
         if files:
             self.request.uploads.check(files, self.request.flicket_config)
@@ -349,6 +432,7 @@ class TicketService:
     def reply(self, ticket, actor, *, content, hours=0, status=None, priority=None, files=()):
         """Add a reply; a status other than Closed may be set with it (a Closed ticket is
         reopened: the reply form never offers Closed)."""
+        self._spend_limits(actor, "replies", files)
         self._lock(ticket)
         if status is not None and status.status == CLOSED:
             raise TicketError(_("Use “reply and close” to close the ticket."))
@@ -512,6 +596,19 @@ class TicketService:
     def subscribe(self, ticket, actor, user):
         if user is None:
             raise TicketError(_("There is no user with that username."), "danger")
+        limit = self.request.registry.settings["flicket.limits.subscribers_per_ticket"]
+        subscribed = self.db.scalar(
+            sa.select(sa.func.count(sa.distinct(Subscription.user_id))).where(
+                Subscription.ticket_id == ticket.id
+            )
+        )
+        if subscribed >= limit:
+            raise TicketError(
+                _(
+                    "This ticket already has ${limit} subscribers, the most it may have.",
+                    mapping={"limit": limit},
+                )
+            )
         if not self._ensure_subscribed(ticket, user):
             raise TicketError(_("${name} is already subscribed.", mapping={"name": user.name}))
         self._action(ticket, actor, "subscribe", recipient=user)

@@ -69,8 +69,12 @@ def _refused(request, ticket, error):
     return HTTPFound(location=_ticket_url(request, ticket))
 
 
-def _status_of(error):
-    """400 for a refused input; 503 when an attachment could not be stored (REL-13)."""
+def _status_of(request, error):
+    """400 for a refused input; 429 with ``Retry-After`` past a business limit (VAL-3);
+    503 when an attachment could not be stored (REL-13)."""
+    retry_after = getattr(error, "retry_after", None)
+    if retry_after:
+        request.response.headers["Retry-After"] = str(retry_after)
     return getattr(error, "status", 400)
 
 
@@ -106,10 +110,11 @@ def create_ticket(request):
             priority=priority,
             hours=form.hours.data,
             files=chosen_files(form.file),
+            from_form=True,
         )
     except (UploadError, TicketError) as error:
         values["upload_error"] = _t(request, error.message)
-        return invalid(request, values, _status_of(error))
+        return invalid(request, values, _status_of(request, error))
     request.session[LAST_CATEGORY_KEY] = category.id
     return _done(
         request,
@@ -270,7 +275,7 @@ def reply(request):
     except (UploadError, TicketError) as error:
         values = _ticket_page_values(request, ticket, form)
         values["reply_error"] = _t(request, error.message)
-        return invalid(request, values, _status_of(error))
+        return invalid(request, values, _status_of(request, error))
     if close:
         flash(
             request,
@@ -595,7 +600,7 @@ def edit_ticket(request):
         return _conflict(request, values, ticket_fingerprint(ticket))
     except (UploadError, TicketError) as error:
         values["upload_error"] = _t(request, error.message)
-        return invalid(request, values, _status_of(error))
+        return invalid(request, values, _status_of(request, error))
     return _done(
         request, ticket, _("Ticket ${number} saved.", mapping={"number": ticket.id_zfill})
     )
@@ -655,7 +660,7 @@ def edit_post(request):
         return _conflict(request, values, post_fingerprint(post))
     except (UploadError, TicketError) as error:
         values["upload_error"] = _t(request, error.message)
-        return invalid(request, values, _status_of(error))
+        return invalid(request, values, _status_of(request, error))
     return _done(request, ticket, _("Reply saved."))
 
 

@@ -12,7 +12,7 @@ from urllib.parse import urlsplit
 import pytest
 import sqlalchemy as sa
 
-from flicket.tickets.models import Action, Post
+from flicket.tickets.models import Action, Post, Ticket
 from tests.conftest import basic_auth, bearer
 from tests.reliability.committed import THREADS, CommittedSite, csrf_of, run_together
 
@@ -207,3 +207,44 @@ def test_eight_sqlite_writers_each_replying_ten_times_lose_nothing(sqlite_site):
     assert sqlite_site.posts_by(ticket_id) == {name: 10 for name in writers}
     for name in writers:
         assert sqlite_site.counters(name) == (10, 0)
+
+
+# -- REL-5: a create form sent twice ---------------------------------------------------------
+
+
+def create_form_of(browser, title):
+    page = browser.get("/ticket_create/")
+    form = next(f for f in page.forms.values() if urlsplit(f.action).path == "/ticket_create/")
+    form["title"] = title
+    form["content"] = "Sent twice by a double click."
+    return form
+
+
+def tickets_titled(site, title):
+    with site.session() as session:
+        return session.scalars(sa.select(Ticket.id).where(Ticket.title == title)).all()
+
+
+def test_a_create_form_sent_twice_at_once_makes_one_ticket(site):
+    (author,) = site.add_users(1, prefix="d")
+    browser = site.client(author)
+    form = create_form_of(browser, "Double click at once")
+
+    responses = run_together([lambda: form.submit(expect_errors=True)] * 2)
+
+    assert [r.status_int for r in responses] == [302, 302]
+    (ticket_id,) = tickets_titled(site, "Double click at once")
+    assert {urlsplit(r.location).path for r in responses} == {f"/ticket_view/{ticket_id}/"}
+    assert site.counters(author) == (1, 0)
+
+
+def test_the_same_ticket_sent_again_soon_is_the_first_one(site):
+    (author,) = site.add_users(1, prefix="r")
+    browser = site.client(author)
+    create_form_of(browser, "Sent again").submit(status=302)
+    again = create_form_of(browser, "Sent again").submit(status=302)
+    (ticket_id,) = tickets_titled(site, "Sent again")
+    assert urlsplit(again.location).path == f"/ticket_view/{ticket_id}/"
+    create_form_of(browser, "Another one").submit(status=302)  # different text: a new ticket
+    assert len(tickets_titled(site, "Another one")) == 1
+    assert site.counters(author) == (2, 0)

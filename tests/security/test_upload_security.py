@@ -6,6 +6,7 @@ with nosniff and the server's own type (UP-3, UP-4), and downloads are checked o
 request (UP-1) (SECURITY-TESTS §7)."""
 
 import io
+import itertools
 import os
 import stat
 import zipfile
@@ -32,9 +33,13 @@ def files_in(storage):
     return {p for p in storage.directory.rglob("*") if p.is_file()}
 
 
+_TICKETS = itertools.count(1)
+
+
 def upload_one(app, dbsession, name, content, status=302):
     form = create_form(app)
-    form["title"] = "With an attachment"
+    # A new title each time: the same ticket sent again at once would be a double click.
+    form["title"] = f"With an attachment ({next(_TICKETS)})"
     form["content"] = "See the attached file."
     form["file"] = [(name, content)]
     response = form.submit(status=status)
