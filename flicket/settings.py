@@ -106,7 +106,34 @@ def load(settings, environ=None):
         raise ConfigurationError(f"flicket.mail.mode must be one of {', '.join(MAIL_MODES)}.")
     if result["flicket.bcrypt_rounds"] < 4 or result["flicket.bcrypt_rounds"] > 16:
         raise ConfigurationError("flicket.bcrypt_rounds must be between 4 and 16.")
+    if result["flicket.session.secure"]:
+        _refuse_debugging_in_production(result)
     return result
+
+
+#: Settings that show internals or slow every request; never on a production site.
+DEBUG_SETTINGS = (
+    "pyramid.debug_all",
+    "pyramid.debug_authorization",
+    "pyramid.debug_notfound",
+    "pyramid.debug_routematch",
+    "pyramid.reload_all",
+    "pyramid.reload_templates",
+)
+
+
+def _refuse_debugging_in_production(settings):
+    """A production site (``flicket.session.secure = true``, HTTPS) runs without debugging
+    aids: start-up stops and names what to turn off (SECURITY.rst CFG-1)."""
+    on = [key for key in DEBUG_SETTINGS if asbool(settings.get(key, False))]
+    includes = str(settings.get("pyramid.includes", "")).split()
+    on += [f"pyramid.includes = {name}" for name in includes if "debugtoolbar" in name]
+    if on:
+        raise ConfigurationError(
+            "This is a production configuration (flicket.session.secure = true): turn off "
+            + ", ".join(on)
+            + "."
+        )
 
 
 def database_url(settings, environ=None):

@@ -176,3 +176,36 @@ def test_derived_secrets_differ_per_purpose(ini):
     assert GOOD_SECRET not in keys
     other = load(ini, {ENV_SECRET: secrets.token_urlsafe(64)})
     assert derive_secret(other, "session") != derive_secret(settings, "session")
+
+
+@pytest.mark.parametrize(
+    "key, value",
+    [
+        ("pyramid.debug_authorization", "true"),
+        ("pyramid.debug_notfound", "true"),
+        ("pyramid.debug_routematch", "true"),
+        ("pyramid.debug_all", "true"),
+        ("pyramid.reload_templates", "true"),
+        ("pyramid.includes", "pyramid_tm\npyramid_debugtoolbar"),
+    ],
+)
+def test_a_production_configuration_refuses_debugging_aids(ini, key, value):
+    ini["flicket.session.secure"] = "true"
+    ini[key] = value
+    with pytest.raises(ConfigurationError, match="production") as refused:
+        load(ini, {ENV_SECRET: GOOD_SECRET})
+    assert key in str(refused.value) or "debugtoolbar" in str(refused.value)
+    ini["flicket.session.secure"] = "false"  # development may debug
+    assert load(ini, {ENV_SECRET: GOOD_SECRET})["flicket.session.secure"] is False
+
+
+def test_production_ini_passes_its_own_check(tmp_path):
+    import configparser
+    from pathlib import Path
+
+    parser = configparser.ConfigParser(interpolation=None)
+    parser.read(Path(__file__).resolve().parents[2] / "production.ini")
+    settings = dict(parser["app:main"])
+    settings["flicket.data_dir"] = str(tmp_path)
+    loaded = load(settings, {ENV_SECRET: GOOD_SECRET, "FLICKET_DATABASE_URL": "sqlite://"})
+    assert loaded["flicket.session.secure"] is True
