@@ -234,6 +234,24 @@ def test_account_limit_then_429_even_with_the_right_password(testapp, users, bcr
     logged_in_as(testapp, "bob")
 
 
+def test_global_limit_across_accounts_and_addresses(
+    testapp, users, bcrypt_calls, registry, monkeypatch
+):
+    # A botnet: every failure from another address against another name, so only the
+    # global cap (flicket.login.max_attempts_global) can trip.
+    monkeypatch.setattr(registry["ratelimits"]["login_global"], "limit", 3)
+    for attempt in range(3):
+        response = post_login(
+            testapp, f"nobody{attempt}", "wrong password", f"203.0.113.{attempt + 1}"
+        )
+        assert LOGIN_FAILED in response.text
+    calls_before = len(bcrypt_calls)
+    response = post_login(testapp, "alice", PASSWORD, "203.0.113.99", status=429)
+    assert 0 < int(response.headers["Retry-After"]) <= WINDOW + 1
+    assert len(bcrypt_calls) == calls_before, "bcrypt ran for a rate-limited attempt"
+    assert is_anonymous(testapp)
+
+
 def test_address_limit_across_usernames(testapp, users, bcrypt_calls, make_client):
     for attempt in range(LIMIT):
         response = post_login(testapp, f"user{attempt}", "wrong password")
