@@ -16,6 +16,7 @@ import sqlalchemy as sa
 import transaction
 
 from flicket.tickets.models import Upload
+from flicket.tweens import SERVED_FILE_CSP
 from flicket.uploads import DIRECTORY_MODE, FILE_MODE, UploadStorage
 from tests.functional.test_ticket_operations import configure, create_form, snapshot
 
@@ -175,3 +176,12 @@ def test_types_outside_the_default_allowlist_are_refused(login_as, dbsession, st
     upload_one(app, dbsession, name, b"<script>alert(1)</script>", status=400)
     assert snapshot(dbsession) == before
     assert files_in(storage) == files_before
+
+
+def test_a_download_is_sandboxed(login_as, dbsession, storage):
+    app = login_as("alice")
+    _, upload = upload_one(app, dbsession, "page.txt", b"<script>alert(1)</script>")
+    response = app.get(f"/flicket_uploads/{upload.filename}")
+    assert response.headers["Content-Security-Policy"] == SERVED_FILE_CSP
+    assert response.headers["Content-Disposition"].startswith("attachment;")
+    assert response.headers["X-Content-Type-Options"] == "nosniff"
