@@ -29,8 +29,6 @@ from flicket.i18n import DEFAULT_LOCALE, DOMAIN, LOCALES, _, english
 
 log = logging.getLogger(__name__)
 
-#: Flicket's ``SUPPORTED_LANGUAGES``: each language named in its own language.
-SUPPORTED_LOCALES = LOCALES
 #: Groups the application relies on: never renamed or deleted.
 PROTECTED_GROUPS = (ADMIN_GROUP_NAME, SUPER_USER_GROUP_NAME)
 
@@ -205,7 +203,7 @@ class UserService:
 
     @staticmethod
     def locale_problems(locale):
-        if locale not in SUPPORTED_LOCALES:
+        if locale not in LOCALES:
             return [_("Choose one of the offered languages.")]
         return []
 

@@ -14,7 +14,7 @@ from flicket.departments.forms import CategoryForm, ConfirmPasswordForm, Departm
 from flicket.departments.resources import can_manage, category_from, department_from
 from flicket.departments.services import DepartmentError
 from flicket.forms import invalid, password_confirmed
-from flicket.i18n import _, flash, translate
+from flicket.i18n import _, flash
 from flicket.pagination import page_number, paginate, site_page_size
 from flicket.permissions import Permission as P
 from flicket.tickets.models import Ticket
@@ -55,7 +55,7 @@ def _list_values(request, form):
         "page": page,
         "form": form,
         "can_manage": can_manage(request),
-        "page_title": translate(_("Departments"), request.localizer),
+        "page_title": _("Departments"),
     }
 
 
@@ -110,7 +110,7 @@ def edit_department(request):
         "old_name": old_name,
         "department": department,
         "cancel_url": request.route_path("departments"),
-        "page_title": translate(_("Rename department"), request.localizer),
+        "page_title": _("Rename department"),
     }
     if request.method != "POST":
         return values
@@ -147,9 +147,9 @@ def delete_department(request):
         "what": "department",
         "name": department.department,
         "department": department,
-        "problem": translate(problem, request.localizer),
+        "problem": problem,
         "cancel_url": request.route_path("departments"),
-        "page_title": translate(_("Delete department"), request.localizer),
+        "page_title": _("Delete department"),
     }
     if request.method != "POST":
         return values
@@ -186,9 +186,8 @@ def _categories_values(request, department, form):
         "ticket_counts": ticket_counts,
         "form": form,
         "can_manage": can_manage(request),
-        "page_title": translate(
-            _("Categories of ${department}", mapping={"department": department.department}),
-            request.localizer,
+        "page_title": _(
+            "Categories of ${department}", mapping={"department": department.department}
         ),
     }
 
@@ -242,7 +241,7 @@ def edit_category(request):
         "old_name": old_name,
         "department": category.department,
         "cancel_url": _categories_url(request, category.department_id),
-        "page_title": translate(_("Rename category"), request.localizer),
+        "page_title": _("Rename category"),
     }
     if request.method != "POST":
         return values
@@ -281,9 +280,9 @@ def delete_category(request):
         "what": "category",
         "name": category.category,
         "department": category.department,
-        "problem": translate(problem, request.localizer),
+        "problem": problem,
         "cancel_url": back,
-        "page_title": translate(_("Delete category"), request.localizer),
+        "page_title": _("Delete category"),
     }
     if request.method != "POST":
         return values

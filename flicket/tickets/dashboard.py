@@ -16,7 +16,7 @@ from pyramid.view import view_config
 from sqlalchemy.orm import contains_eager, defer, joinedload, raiseload
 
 from flicket.departments.models import Category, Department
-from flicket.i18n import _, translate
+from flicket.i18n import _
 from flicket.permissions import Permission
 from flicket.tickets.models import Post, Priority, Status, Ticket
 from flicket.tickets.services import CLOSED, IN_WORK
@@ -233,7 +233,7 @@ def home(request):
     statuses = request.tickets.statuses()
     totals, charts = dashboard.summary(statuses)
     return {
-        "page_title": translate(_("Home"), request.localizer),
+        "page_title": _("Home"),
         "totals": totals,
         "total_links": total_links(request),
         "charts": charts,

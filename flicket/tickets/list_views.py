@@ -57,7 +57,6 @@ FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 def _filters(request):
     filters = TicketFilters.from_params(request.GET)
     filters.resolve_user(request.tickets)
-    filters.notices = [translate(notice, request.localizer) for notice in filters.notices]
     return filters
 
 
@@ -152,18 +151,17 @@ def ticket_list(request):
             return request.route_path(route, _query=query)
         return request.route_path(route + "_page", page=number, _query=query)
 
-    localizer = request.localizer
     sort_options = [
         {
             "key": key,
-            "label": translate(sort_label(key), localizer),
+            "label": sort_label(key),
             "url": request.route_path(route, _query={**params, "sort": key}),
             "active": key == sort,
         }
         for key in SORT_KEYS
     ]
     return {
-        "page_title": translate(title, localizer),
+        "page_title": title,
         "scope": scope,
         "list_route": route,
         "page": page,
@@ -171,7 +169,7 @@ def ticket_list(request):
         "filters": filters,
         "username_value": filters.username or (filters.user.username if filters.user else ""),
         "sort": sort,
-        "sort_label": translate(sort_label(sort), localizer),
+        "sort_label": sort_label(sort),
         "sort_options": sort_options,
         "page_url": page_url,
         "form_action": request.route_path(route),

@@ -15,7 +15,7 @@ from sqlalchemy.orm import joinedload, selectinload
 
 from flicket.accounts.models import User
 from flicket.forms import invalid, password_confirmed
-from flicket.i18n import _, flash, translate
+from flicket.i18n import _, flash
 from flicket.markdown import render_markdown
 from flicket.pagination import page_number, paginate, site_page_size
 from flicket.params import parse_id
@@ -48,11 +48,6 @@ SEEN_ASSIGNEE = "assigned_id"
 #: Hidden field of the edit forms: the fingerprint of the ticket/reply as loaded (REL-4).
 FINGERPRINT = "fingerprint"
 MAX_PREVIEW_LENGTH = 10000
-
-
-def _t(request, message):
-    """``message`` in the request's language, for a value handed to a template."""
-    return translate(message, request.localizer)
 
 
 def _ticket_url(request, ticket, anchor=None):
@@ -94,7 +89,7 @@ def create_ticket(request):
         form.priority.data = next(
             (p for p, name in form.priority.names.items() if name == "low"), None
         )
-    values = {"form": form, "page_title": _t(request, _("Create Ticket")), "upload_error": None}
+    values = {"form": form, "page_title": _("Create Ticket"), "upload_error": None}
     if request.method != "POST":
         return values
     if not form.validate():
@@ -113,7 +108,7 @@ def create_ticket(request):
             from_form=True,
         )
     except (UploadError, TicketError) as error:
-        values["upload_error"] = _t(request, error.message)
+        values["upload_error"] = error.message
         return invalid(request, values, _status_of(request, error))
     request.session[LAST_CATEGORY_KEY] = category.id
     return _done(
@@ -200,12 +195,9 @@ def _ticket_page_values(request, ticket, form):
         },
         "is_admin": request.user.is_admin,
         "reply_error": None,
-        "page_title": _t(
-            request,
-            _(
-                "Ticket #${number} ${title}",
-                mapping={"number": ticket.id_zfill, "title": ticket.title},
-            ),
+        "page_title": _(
+            "Ticket #${number} ${title}",
+            mapping={"number": ticket.id_zfill, "title": ticket.title},
         ),
     }
 
@@ -274,7 +266,7 @@ def reply(request):
             service.close(ticket, request.user)
     except (UploadError, TicketError) as error:
         values = _ticket_page_values(request, ticket, form)
-        values["reply_error"] = _t(request, error.message)
+        values["reply_error"] = error.message
         return invalid(request, values, _status_of(request, error))
     if close:
         flash(
@@ -308,9 +300,9 @@ def reply(request):
 def _confirm(request, title, question, button, danger=False):
     return {
         "ticket": request.context.ticket,
-        "page_title": _t(request, title),
-        "question": _t(request, question),
-        "button": _t(request, button),
+        "page_title": title,
+        "question": question,
+        "button": button,
         "danger": danger,
     }
 
@@ -423,7 +415,7 @@ def close(request):
 def assign(request):
     ticket = request.context.ticket
     form = UsernameForm.from_request(request)
-    values = {"ticket": ticket, "form": form, "page_title": _t(request, _("Assign ticket"))}
+    values = {"ticket": ticket, "form": form, "page_title": _("Assign ticket")}
     if request.method != "POST":
         return values
     if not form.validate():
@@ -529,7 +521,7 @@ def change_category(request):
     values = {
         "ticket": ticket,
         "form": form,
-        "page_title": _t(request, _("Change department and category")),
+        "page_title": _("Change department and category"),
     }
     if request.method != "POST":
         return values
@@ -573,7 +565,7 @@ def edit_ticket(request):
     values = {
         "ticket": ticket,
         "form": form,
-        "page_title": _t(request, _("Edit ticket")),
+        "page_title": _("Edit ticket"),
         "upload_error": None,
         "conflict": False,
         "current_url": _ticket_url(request, ticket),
@@ -599,7 +591,7 @@ def edit_ticket(request):
     except EditConflict:
         return _conflict(request, values, ticket_fingerprint(ticket))
     except (UploadError, TicketError) as error:
-        values["upload_error"] = _t(request, error.message)
+        values["upload_error"] = error.message
         return invalid(request, values, _status_of(request, error))
     return _done(
         request, ticket, _("Ticket ${number} saved.", mapping={"number": ticket.id_zfill})
@@ -634,7 +626,7 @@ def edit_post(request):
         "ticket": ticket,
         "post": post,
         "form": form,
-        "page_title": _t(request, _("Edit reply")),
+        "page_title": _("Edit reply"),
         "upload_error": None,
         "conflict": False,
         "current_url": _post_url(request, post),
@@ -659,7 +651,7 @@ def edit_post(request):
     except EditConflict:
         return _conflict(request, values, post_fingerprint(post))
     except (UploadError, TicketError) as error:
-        values["upload_error"] = _t(request, error.message)
+        values["upload_error"] = error.message
         return invalid(request, values, _status_of(request, error))
     return _done(request, ticket, _("Reply saved."))
 
@@ -691,8 +683,8 @@ def _history(request, condition, ticket, what):
     return {
         "ticket": ticket,
         "rows": rows,
-        "what": _t(request, what),
-        "page_title": _t(request, _("Edit history of ${what}", mapping={"what": what})),
+        "what": what,
+        "page_title": _("Edit history of ${what}", mapping={"what": what}),
     }
 
 
@@ -718,14 +710,11 @@ def delete_ticket(request):
     values = {
         "ticket": ticket,
         "form": form,
-        "what": _t(
-            request,
-            _(
-                "ticket #${number} “${title}”",
-                mapping={"number": ticket.id_zfill, "title": ticket.title},
-            ),
+        "what": _(
+            "ticket #${number} “${title}”",
+            mapping={"number": ticket.id_zfill, "title": ticket.title},
         ),
-        "page_title": _t(request, _("Delete ticket")),
+        "page_title": _("Delete ticket"),
     }
     if request.method != "POST":
         return values
@@ -752,8 +741,8 @@ def delete_post(request):
     values = {
         "ticket": ticket,
         "form": form,
-        "what": _t(request, _("this reply")),
-        "page_title": _t(request, _("Delete reply")),
+        "what": _("this reply"),
+        "page_title": _("Delete reply"),
     }
     if request.method != "POST":
         return values
@@ -770,7 +759,7 @@ def delete_post(request):
     route_name="markdown_primer", renderer="tickets/markdown_primer.jinja2", permission=P.VIEW
 )
 def markdown_primer(request):
-    return {"page_title": _t(request, _("Markdown help"))}
+    return {"page_title": _("Markdown help")}
 
 
 @view_config(route_name="markdown_preview", request_method="POST", permission=P.VIEW)
