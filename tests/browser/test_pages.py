@@ -81,6 +81,10 @@ VISITORS = {
 }
 
 axe_report = {}
+#: page name -> its <title>, per language (every page's own, checked at the end).
+titles = {"en": {}, "fr": {}}
+#: Pages that are the same page in another state.
+SAME_PAGE = {"tickets-empty": "tickets"}
 
 
 def _visit(browsing, storage, main_page, ids, *, viewport, language):
@@ -141,6 +145,7 @@ def test_main_page(browsing, storage, ids, main_page, language):
     site = "Flicket"
     title = page.title()
     assert title.endswith(site) and len(title) > len(site) + 3, f"{where}: title {title!r}"
+    titles[language][main_page.name] = title
     text = words(main_page.heading, number=str(ids["open_ticket"]).zfill(5))
     shown = page.locator("main").get_by_text(text).filter(visible=True)
     assert shown.count(), f"{where}: {text!r} is not shown"
@@ -157,13 +162,19 @@ def test_main_page(browsing, storage, ids, main_page, language):
     screenshot(page, f"{main_page.name}-{language}-phone")
 
 
-def test_write_axe_report():
-    """Runs after the pages (same module, later): the record of every finding."""
+def test_titles_tell_the_pages_apart_and_write_the_axe_report():
+    """Runs after the pages (same module, later): no two pages share a title, and the
+    record of every axe finding (all impacts) is written."""
+    for language, seen in titles.items():
+        by_title = {}
+        for name, title in seen.items():
+            by_title.setdefault(title, []).append(SAME_PAGE.get(name, name))
+        shared = {title: names for title, names in by_title.items() if len(set(names)) > 1}
+        assert not shared, f"{language}: pages with the same title: {shared}"
     if axe_report:
         SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-        (SCREENSHOTS / "axe-report.json").write_text(
-            json.dumps(axe_report, indent=1, sort_keys=True)
-        )
+        report = json.dumps(axe_report, indent=1, sort_keys=True)
+        (SCREENSHOTS / "axe-report.json").write_text(report)
 
 
 @pytest.fixture(scope="module")
