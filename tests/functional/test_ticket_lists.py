@@ -67,7 +67,7 @@ def scoped(dbsession, users):
 def test_all_tickets_lists_every_open_ticket(login_as, scoped):
     page = login_as("alice").get("/tickets/")
     assert sorted(listed(page)) == sorted(t.id for t in scoped.values())
-    assert "<title>Flicket - Tickets</title>" in page.text
+    assert "<title>Tickets · Flicket</title>" in page.text
 
 
 def test_my_tickets_lists_created_or_assigned(login_as, scoped):
@@ -561,7 +561,10 @@ def test_card_shows_the_ticket(dbsession, login_as, users):
     assert card.select_one(".ticket-hours").get_text(strip=True) == "1.75"
     assert card.select_one(".priority-badge.priority-high")
     assert "Submitted by Bob Example" in text
-    assert card.select_one(".role-admin").get_text() == "Admin Example"  # role colour
+    # The role in colour, and in an icon with a spoken word.
+    admin_name = card.select_one(".role-admin")
+    assert admin_name.get_text() == "Admin Example (admin)"
+    assert admin_name.select_one(".role-mark")["title"] == "admin"
     assert "Created Jan 2, 2024" in text  # the English date format (flicket.i18n.format_date)
     assert "Updated Feb 3, 2024" in text
     assert card.select_one("time[title]")["title"] == "Date of the last reply, action or edit"

@@ -472,7 +472,7 @@ def test_reply_numbering_and_redirect_across_pages(login_as, dbsession, users, a
     app = login_as("carol")
 
     def headings(page):
-        return [a.get_text(strip=True) for a in page.html.select("article.post a.fw-semibold")]
+        return [a.get_text(strip=True) for a in page.html.select("article.post h2 a")]
 
     page1 = app.get(ticket_path(alice_ticket))
     assert headings(page1)[:3] == ["Ticket", "Reply #1", "Reply #2"]
