@@ -105,18 +105,16 @@ class RedisStore:
         return self.prefix + "ratelimit:" + key
 
     def _pending(self, request):
-        """The writes of ``request``, sent in one pipeline after its commit."""
-        pending = getattr(request, "_redis_ratelimit_writes", None)
-        if pending is None:
-            pending = request._redis_ratelimit_writes = []
-            request.tm.get().addAfterCommitHook(self._write, args=(pending,))
-        return pending
+        """The writes of ``request``, sent in one pipeline when its transaction commits."""
+        writes = getattr(request, "_redis_ratelimit_writes", None)
+        if writes is None:
+            writes = request._redis_ratelimit_writes = _RedisWrites(self)
+            request.tm.get().join(writes)
+        return writes.operations
 
-    def _write(self, committed, pending):
-        if not committed or not pending:
-            return
+    def _write(self, operations):
         pipeline = self.client.pipeline(transaction=False)
-        for operation in pending:
+        for operation in operations:
             operation(pipeline)
         try:
             pipeline.execute()
@@ -155,6 +153,42 @@ class RedisStore:
 
     def reset(self):
         pass
+
+
+class _RedisWrites:
+    """A data manager of the request's transaction: Redis is written in its last phase,
+    after the database committed, and never when it aborts. (A data manager, not an
+    after-commit hook: hooks make the transaction abort every manager again afterwards,
+    which repoze.sendmail's mail queue reports as an error.)"""
+
+    transaction_manager = None
+
+    def __init__(self, store):
+        self.store = store
+        self.operations = []
+
+    def sortKey(self):
+        return "~flicket-redis-ratelimit"  # after the database's own manager
+
+    def abort(self, transaction):
+        self.operations.clear()
+
+    def tpc_begin(self, transaction):
+        pass
+
+    def commit(self, transaction):
+        pass
+
+    def tpc_vote(self, transaction):
+        pass
+
+    def tpc_finish(self, transaction):
+        if self.operations:
+            self.store._write(self.operations)
+        self.operations.clear()
+
+    def tpc_abort(self, transaction):
+        self.operations.clear()
 
 
 class RateLimit:
