@@ -43,9 +43,8 @@ def schema_state(revision, known, head):
     return "behind" if revision in known else "ahead"
 
 
-@view_config(
-    route_name="healthz", request_method="GET", renderer="json", permission=NO_PERMISSION_REQUIRED
-)
+# No renderer: the layout values a renderer adds would read the site configuration.
+@view_config(route_name="healthz", request_method="GET", permission=NO_PERMISSION_REQUIRED)
 def healthz(request):
     registry = request.registry
     checks = {"database": "ok", "schema": "unknown", "storage": "ok"}
@@ -74,8 +73,11 @@ def healthz(request):
         and checks["schema"] in ("current", "ahead")
         and checks["storage"] == "ok"
     )
-    request.response.status_int = 200 if healthy else 503
-    return {"status": "ok" if healthy else "fail", "checks": checks}
+    response = request.response
+    response.status_int = 200 if healthy else 503
+    response.content_type = "application/json"
+    response.json_body = {"status": "ok" if healthy else "fail", "checks": checks}
+    return response
 
 
 def includeme(config):
