@@ -62,13 +62,8 @@ def make_ticket(
 
 
 def make_post(dbsession, ticket, author, content="Have you tried turning it off?", hours="0"):
-    post = Post(
-        ticket=ticket,
-        user=author,
-        content=content,
-        date_added=clock.utcnow(),
-        hours=Decimal(hours),
-    )
+    post = Post(ticket=ticket, user=author, content=content, date_added=clock.utcnow(),
+                hours=Decimal(hours))
     dbsession.add(post)
     dbsession.flush()
     return post

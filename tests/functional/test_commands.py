@@ -997,7 +997,9 @@ def test_populate_option_that_is_not_a_number(capsys):
     assert "--tickets: invalid int value: 'many'" in capsys.readouterr().err
 
 
-def test_outstanding_tickets_in_each_users_language_and_the_terminals(site, capsys, monkeypatch):
+def test_outstanding_tickets_in_each_users_language_and_the_terminals(
+    site, capsys, monkeypatch
+):
     from tests.functional.test_i18n import assert_french_mail, english_in
 
     with site.session() as session:

@@ -62,6 +62,10 @@ LEGACY_TABLES = (
 # -- the scratch database -------------------------------------------------------------------
 
 
+
+
+
+
 @pytest.fixture(scope="session")
 def scratch_url(db_url, tmp_path_factory):
     """The URL of an empty database of the test database's kind, ours to create and drop."""

@@ -38,6 +38,10 @@ from tests.factories import make_ticket
 THREADS = 50
 
 
+
+
+
+
 class CommittedSite:
     _names = itertools.count(1)
 

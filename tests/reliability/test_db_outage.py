@@ -68,6 +68,10 @@ SUCCESS = {200, 201, 302}
 # -- the server database, its scratch database, the proxy and the application ---------------
 
 
+
+
+
+
 @pytest.fixture(scope="module", params=sorted(SERVER_DATABASES))
 def outage_url(request):
     """``<test database>_outage`` on the MariaDB or PostgreSQL test server, made afresh."""
