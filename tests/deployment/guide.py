@@ -50,7 +50,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
-from tests.serving import forms_of, multipart  # noqa: E402
+from tests.serving import forms_of, multipart, stop_process  # noqa: E402
 
 GUIDE = ROOT / "DEPLOYMENT.rst"
 DATABASES = ("mariadb", "postgresql", "sqlite")
@@ -185,7 +185,7 @@ class Sandbox:
     def shell(self, script, what):
         print(f"    $ {what}")
         result = subprocess.run(  # noqa: S603 - the guide's own commands
-            ["bash", "-c", "set -euo pipefail\n" + script],
+            ["bash", "-c", "set -euo pipefail -x\n" + script],  # -x: the failing line is shown
             cwd=self.release,
             capture_output=True,
             text=True,
@@ -306,15 +306,9 @@ class Sandbox:
 
     def stop(self, name):
         unit = self.units.pop(name, None)
-        if unit is None or unit.process.poll() is not None:
+        if unit is None:
             return
-        # runuser passes SIGTERM on to the command (KillSignal=SIGTERM).
-        unit.process.send_signal(signal.SIGTERM)
-        try:
-            unit.process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            unit.process.kill()
-            unit.process.wait()
+        stop_process(unit.process)  # runuser passes SIGTERM on (KillSignal=SIGTERM)
         unit.log.close()
         print(f"    stopped {name}")
 
@@ -346,6 +340,12 @@ class Sandbox:
         elif action == "restart":
             for name in names:
                 self.stop(name)
+                if name.startswith("flicket@") and self.nginx is not None:
+                    # One process down: nginx sends everything to the other one.
+                    for _ in range(5):
+                        response, _body = Visitor(self).request("GET", "/healthz")
+                        assert response.status == 200, response.status
+                    print(f"    while {name} was down: 5 of 5 requests through nginx 200")
                 self.start(name)
         else:
             raise SystemExit(f"FAILED: the guide's 'systemctl {action}' is not known here")
@@ -603,16 +603,13 @@ def drop_database(database, name, user):
         )
 
 
-def follow(database, db_name, root, wheel, first):
+def follow(database, db_name, root, wheel):
     guide_blocks = blocks()
     sandbox = Sandbox(root / database, database, db_name, db_name)
     sandbox.root.mkdir(parents=True)
     # As /opt or /etc: the flicket user and nginx's workers must be able to go through.
     os.chmod(root, 0o755)  # noqa: S103
     os.chmod(sandbox.root, 0o755)  # noqa: S103
-    if first != database:  # the virtualenv of the first run is shared (and installed again)
-        (sandbox.root / "opt").mkdir()
-        (sandbox.root / "opt" / "flicket").symlink_to(root / first / "opt" / "flicket")
     sandbox.release.mkdir()
     sandbox.nginx_folders()
     shutil.copy(wheel, sandbox.release)
@@ -687,10 +684,9 @@ def main(argv=None):
         raise SystemExit(f"FAILED: DEPLOYMENT.rst blocks without a guide mark, lines {missing}")
     root = Path(args.workdir or tempfile.mkdtemp(prefix="flicket-guide-"))
     try:
-        chosen = args.databases.split(",")
-        for database in chosen:
+        for database in args.databases.split(","):
             print(f"-- DEPLOYMENT.rst with {database}")
-            follow(database, args.db_name, root, Path(args.wheel).resolve(), chosen[0])
+            follow(database, args.db_name, root, Path(args.wheel).resolve())
     finally:
         if args.workdir is None:
             shutil.rmtree(root, ignore_errors=True)
