@@ -156,10 +156,11 @@ class RedisStore:
 
 
 class _RedisWrites:
-    """A data manager of the request's transaction: Redis is written in its last phase,
-    after the database committed, and never when it aborts. (A data manager, not an
-    after-commit hook: hooks make the transaction abort every manager again afterwards,
-    which repoze.sendmail's mail queue reports as an error.)"""
+    """A data manager of the request's transaction: Redis is written in its last phase
+    (``tpc_finish``), after every manager voted (zope.sqlalchemy commits the database in
+    its vote), and never when the transaction aborts or the database refuses the commit.
+    (A data manager, not an after-commit hook: hooks make the transaction abort every
+    manager again afterwards, which repoze.sendmail's mail queue reports as an error.)"""
 
     transaction_manager = None
 
@@ -168,7 +169,7 @@ class _RedisWrites:
         self.operations = []
 
     def sortKey(self):
-        return "~flicket-redis-ratelimit"  # after the database's own manager
+        return "flicket-redis-ratelimit"
 
     def abort(self, transaction):
         self.operations.clear()
