@@ -51,6 +51,8 @@ tests_require = [
     "aiosmtpd>=1.4.6",
     "hypothesis>=6.100",
     "bandit>=1.7",
+    # The browser suite drives Debian's Chromium (never a downloaded browser).
+    "playwright>=1.45",
 ]
 
 class BuildWithCatalogues(build_py):

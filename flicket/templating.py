@@ -53,6 +53,31 @@ def _title(request):
     return config.application_title if config is not None else None
 
 
+#: Navigation section of each page (the menu marks it as the current one), by route-name
+#: prefix; the first prefix that matches wins.
+SECTIONS = (
+    ("home", "home"),
+    ("my_tickets", "my_tickets"),
+    ("subscribed", "my_tickets"),
+    ("ticket_create", "create"),
+    ("ticket", "tickets"),
+    ("post_", "tickets"),
+    ("markdown", "tickets"),
+    ("department", "departments"),
+    ("categor", "departments"),
+    ("users", "users"),
+    ("user_details", "profile"),
+    ("user", "users"),
+    ("admin", "admin"),
+)
+
+
+def _section(request):
+    matched = getattr(request, "matched_route", None)
+    route = matched.name if matched is not None else ""
+    return next((section for prefix, section in SECTIONS if route.startswith(prefix)), None)
+
+
 def add_layout_values(event):
     request = event.get("request")
     if request is None or "layout" in event:
@@ -60,6 +85,7 @@ def add_layout_values(event):
     event["layout"] = {
         "user": _safe(lambda: _layout_user(request), None),
         "title": _safe(lambda: _title(request), None) or DEFAULT_TITLE,
+        "section": _section(request),
         "version": flicket.__version__,
         "year": datetime.date.today().year,
     }

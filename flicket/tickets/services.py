@@ -9,8 +9,9 @@ event. Refusals raise ``TicketError`` with a message for the person acting.
 import hashlib
 import json
 import logging
-from datetime import timedelta
+from datetime import datetime, timedelta
 from decimal import Decimal, InvalidOperation
+from typing import NamedTuple
 
 import sqlalchemy as sa
 from sqlalchemy.orm import joinedload
@@ -150,6 +151,16 @@ def _bump(user_id, column, delta):
     )
 
 
+class LatestChange(NamedTuple):
+    """``kind`` is "action", "reply", "edit" or "created"; ``row`` the Action, Post or
+    Ticket; ``user`` who did it; ``when`` the time."""
+
+    kind: str
+    row: object
+    user: object
+    when: datetime
+
+
 class TicketService:
     def __init__(self, request):
         self.request = request
@@ -203,6 +214,25 @@ class TicketService:
 
     def latest_post_id(self, ticket):
         return self.db.scalar(sa.select(sa.func.max(Post.id)).where(Post.ticket_id == ticket.id))
+
+    def latest_change(self, ticket):
+        """What happened to ``ticket`` last, for its page (a ``LatestChange``): its newest
+        action or reply (two small indexed queries), its last edit, or its creation."""
+        candidates = [LatestChange("created", ticket, ticket.user, ticket.date_added)]
+        if ticket.date_modified is not None:
+            candidates.append(LatestChange("edit", ticket, ticket.modified, ticket.date_modified))
+        for kind, model, when in (("action", Action, "date"), ("reply", Post, "date_added")):
+            row = self.db.scalars(
+                sa.select(model)
+                .options(joinedload(model.user).selectinload(User.groups))
+                .where(model.ticket_id == ticket.id)
+                .order_by(model.id.desc())
+                .limit(1)
+            ).first()
+            if row is not None:
+                candidates.append(LatestChange(kind, row, row.user, getattr(row, when)))
+        dated = [change for change in candidates if change.when is not None]
+        return max(dated, key=lambda change: change.when) if dated else None
 
     def is_subscribed(self, ticket, user):
         return (

@@ -5,10 +5,12 @@ flash. Who may do what is in the ACLs (``resources.py``); the state rules are in
 service, which raises ``TicketError``.
 """
 
+from typing import NamedTuple
 from urllib.parse import quote
 
 import sqlalchemy as sa
 from pyramid.httpexceptions import HTTPBadRequest, HTTPForbidden, HTTPFound, HTTPNotFound
+from pyramid.i18n import TranslationString
 from pyramid.response import FileResponse, Response
 from pyramid.view import view_config
 from sqlalchemy.orm import joinedload, selectinload
@@ -182,6 +184,15 @@ def _ticket_page_values(request, ticket, form):
         "form": form,
         "subscribe_form": UsernameForm.from_request(request),
         "is_closed": request.tickets.is_closed(ticket),
+        "latest_change": request.tickets.latest_change(ticket),
+        "confirmations": {
+            "claim": claim_confirmation(ticket),
+            "release": release_confirmation(ticket),
+            "close": close_confirmation(ticket),
+            "unsubscribe": {
+                s.id: unsubscribe_confirmation(ticket, s, request.user) for s in subscribers
+            },
+        },
         "can": {
             name: request.has_permission(permission, context)
             for name, permission in (
@@ -297,13 +308,61 @@ def reply(request):
 # -- operations confirmed on a page of their own (a GET never changes anything) ------------
 
 
-def _confirm(request, title, question, button, danger=False):
+class Confirmation(NamedTuple):
+    """What is asked before an operation: on its confirmation page, and in the dialog the
+    ticket page opens instead when JavaScript runs (static/js/confirm.js)."""
+
+    title: TranslationString
+    question: TranslationString
+    button: TranslationString
+    danger: bool = False
+
+
+def claim_confirmation(ticket):
+    return Confirmation(
+        _("Claim ticket"),
+        _("Take ticket #${number} yourself?", mapping={"number": ticket.id_zfill}),
+        _("Claim"),
+    )
+
+
+def release_confirmation(ticket):
+    return Confirmation(
+        _("Release ticket"),
+        _("Release ticket #${number} so that nobody has it?", mapping={"number": ticket.id_zfill}),
+        _("Release"),
+    )
+
+
+def close_confirmation(ticket):
+    return Confirmation(
+        _("Close ticket"),
+        _("Close ticket #${number}?", mapping={"number": ticket.id_zfill}),
+        _("Close ticket"),
+        danger=True,
+    )
+
+
+def unsubscribe_confirmation(ticket, user, actor):
+    if user.id == actor.id:
+        question = _(
+            "Unsubscribe yourself from ticket #${number}?", mapping={"number": ticket.id_zfill}
+        )
+    else:
+        question = _(
+            "Unsubscribe ${name} from ticket #${number}?",
+            mapping={"name": user.name, "number": ticket.id_zfill},
+        )
+    return Confirmation(_("Unsubscribe"), question, _("Unsubscribe"))
+
+
+def _confirm(request, confirmation):
     return {
         "ticket": request.context.ticket,
-        "page_title": title,
-        "question": question,
-        "button": button,
-        "danger": danger,
+        "page_title": confirmation.title,
+        "question": confirmation.question,
+        "button": confirmation.button,
+        "danger": confirmation.danger,
     }
 
 
@@ -315,12 +374,7 @@ def _confirm(request, title, question, button, danger=False):
 )
 def claim_confirm(request):
     ticket = request.context.ticket
-    values = _confirm(
-        request,
-        _("Claim ticket"),
-        _("Take ticket #${number} yourself?", mapping={"number": ticket.id_zfill}),
-        _("Claim"),
-    )
+    values = _confirm(request, claim_confirmation(ticket))
     # The assignee as shown: the claim is refused if it changed before the button is pressed.
     values["hidden"] = {SEEN_ASSIGNEE: str(ticket.assigned_id or "")}
     return values
@@ -352,13 +406,7 @@ def claim(request):
     permission=P.TICKET_RELEASE,
 )
 def release_confirm(request):
-    ticket = request.context.ticket
-    return _confirm(
-        request,
-        _("Release ticket"),
-        _("Release ticket #${number} so that nobody has it?", mapping={"number": ticket.id_zfill}),
-        _("Release"),
-    )
+    return _confirm(request, release_confirmation(request.context.ticket))
 
 
 @view_config(route_name="ticket_release", request_method="POST", permission=P.TICKET_RELEASE)
@@ -388,13 +436,7 @@ def _closing_status(request):
 )
 def close_confirm(request):
     _closing_status(request)
-    ticket = request.context.ticket
-    return _confirm(
-        request,
-        _("Close ticket"),
-        _("Close ticket #${number}?", mapping={"number": ticket.id_zfill}),
-        _("Close ticket"),
-    )
+    return _confirm(request, close_confirmation(request.context.ticket))
 
 
 @view_config(route_name="ticket_change_status", request_method="POST", permission=P.TICKET_CLOSE)
@@ -481,17 +523,7 @@ def _unsubscribe_target(request):
 )
 def unsubscribe_confirm(request):
     user = _unsubscribe_target(request)
-    ticket = request.context.ticket
-    if user.id == request.user.id:
-        question = _(
-            "Unsubscribe yourself from ticket #${number}?", mapping={"number": ticket.id_zfill}
-        )
-    else:
-        question = _(
-            "Unsubscribe ${name} from ticket #${number}?",
-            mapping={"name": user.name, "number": ticket.id_zfill},
-        )
-    return _confirm(request, _("Unsubscribe"), question, _("Unsubscribe"))
+    return _confirm(request, unsubscribe_confirmation(request.context.ticket, user, request.user))
 
 
 @view_config(route_name="ticket_unsubscribe", request_method="POST", permission=P.VIEW)

@@ -399,7 +399,7 @@ def test_config_saves_every_field_and_applies_at_once(admin, dbsession):
     assert config.csv_dump_limit == 500
     assert config.change_category and config.change_category_only_admin_or_super_user
     # The very next page uses the new title.
-    assert "<title>Help Desk - " in admin.get("/").text
+    assert " · Help Desk</title>" in admin.get("/").text
     # Unticked boxes are saved as off (never NULL), and an empty domain stays empty.
     post(admin, "/flicket_admin/config/", config_data(), status=302)
     config = config_row(dbsession)

@@ -43,7 +43,7 @@ def card(response, user):
 def test_everyone_listed_sorted_by_username(login_as, users):
     page = login_as("alice").get("/users/")
     assert usernames(page) == ["admin", "alice", "bob", "carol", "dave", "super"]
-    assert "<title>Flicket - Users</title>" in page.text
+    assert "<title>Users · Flicket</title>" in page.text
     assert page.html.select_one(".users-summary").get_text(strip=True) == "6 users."
 
 

@@ -296,7 +296,7 @@ def test_an_admin_config_change_on_one_shows_on_the_other_at_once(site, no_error
     answer = admin.request(site.a, "POST", "/flicket_admin/config/", form=fields)
     assert answer.status == 302, answer.text[:800]
     # The very next request on B, by someone else, shows it: no cache to wait for.
-    assert f"<title>{title} - " in Browser().get(site.b, "/login").text
+    assert f" · {title}</title>" in Browser().get(site.b, "/login").text
     assert site.run(lambda s: s.scalars(sa.select(Config.application_title)).first()) == title
     print(f"\n[{site.kind}/{site.store}] config: title changed on A, shown by B's next page")
 
