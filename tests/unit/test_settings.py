@@ -147,7 +147,7 @@ def test_integers_and_booleans_are_coerced(ini):
 @pytest.mark.parametrize(
     ("key", "value"),
     [
-        ("flicket.ratelimit.store", "redis"),
+        ("flicket.ratelimit.store", "memcached"),  # redis is a store now
         ("flicket.mail.mode", "sendmail"),
         ("flicket.bcrypt_rounds", "3"),
         ("flicket.bcrypt_rounds", "17"),
