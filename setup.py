@@ -38,7 +38,11 @@ requires = [
     "setuptools<81",
 ]
 
+#: For flicket.ratelimit.store = redis (pip install "flicket[redis]").
+redis_require = ["redis>=5.0"]
+
 tests_require = [
+    *redis_require,
     "WebTest>=3.0",
     "pytest>=8",
     "ruff",
@@ -97,10 +101,11 @@ setup(
     },
     zip_safe=False,
     cmdclass={"build_py": BuildWithCatalogues},
-    extras_require={"testing": tests_require},
+    extras_require={"testing": tests_require, "redis": redis_require},
     install_requires=requires,
     entry_points={
         "paste.app_factory": ["main = flicket:main"],
+        "paste.server_runner": ["waitress = flicket.server:serve"],
         "console_scripts": [
             "flicket-setup = flicket.scripts.setup:main",
             "flicket-export-users = flicket.scripts.users:export_main",

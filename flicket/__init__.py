@@ -31,8 +31,10 @@ def main(global_config, **settings):
         config.include(".i18n")  # English and French: the locale of each request
         config.include(".templating")  # Jinja2 settings and layout values
         config.include(".tweens")  # security headers on every response
+        config.include(".logs")  # a request id on every log line, one access line per request
         config.include(".errors")  # HTML and JSON error views
         config.include(".routes")  # every URL of the application
+        config.include(".health")  # GET /healthz for the proxy and monitoring
         config.include(".admin")  # the site configuration row
         config.include(".accounts")  # login, logout, password reset, API tokens
         config.include(".accounts.users")  # request.user_service: rules for users and groups

@@ -26,6 +26,7 @@ from sqlalchemy.exc import DBAPIError, OperationalError
 
 from flicket.api.errors import APIError
 from flicket.i18n import _, english, flash
+from flicket.ratelimit import StoreUnavailable
 from flicket.security import client_address, is_api_request
 
 log = logging.getLogger(__name__)
@@ -147,6 +148,7 @@ def api_error(exc, request):
 
 
 @exception_view_config(OperationalError)
+@exception_view_config(StoreUnavailable)  # the shared rate-limit store (Redis) is down
 def database_unavailable(exc, request):
     log.error("database error: %s", exc.__class__.__name__, exc_info=True)
     return error_response(

@@ -1,17 +1,23 @@
 """Moving-window rate limits with a pluggable store.
 
 ``memory`` counts in this process only (one waitress process); ``database`` keeps the hits
-in ``flicket_rate_limit_hit`` so that every process sharing the database sees them.
+in ``flicket_rate_limit_hit`` so that every process sharing the database sees them;
+``redis`` keeps them in a Redis server that every process shares (``FLICKET_REDIS_URL``).
 """
 
+import logging
+import secrets
 import threading
 from collections import defaultdict, deque
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import sqlalchemy as sa
 
 from flicket import clock
 from flicket.accounts.models import RateLimitHit
+from flicket.settings import ConfigurationError
+
+log = logging.getLogger(__name__)
 
 
 class MemoryStore:
@@ -67,6 +73,125 @@ class DatabaseStore:
         pass
 
 
+class StoreUnavailable(Exception):
+    """The shared store cannot be read: the request is refused (503), never let through."""
+
+
+_EPOCH = datetime(1970, 1, 1)
+
+
+def _seconds(at):
+    """Seconds since the epoch of a naive UTC datetime (the application's clock)."""
+    return (at - _EPOCH).total_seconds()
+
+
+class RedisStore:
+    """Hits in one sorted set per key (score: the time of the hit), shared by every process.
+
+    Reads go to Redis at once; writes wait for the request's transaction to commit, as the
+    database store's rows do: a request that is rolled back (a refused form) counts
+    nothing, and one kept despite its error (a failed login) counts. Each key expires after
+    its window, so Redis keeps nothing that no limit looks at any more.
+    """
+
+    def __init__(self, client, prefix):
+        import redis
+
+        self.client = client
+        self.prefix = prefix
+        self.errors = redis.RedisError
+
+    def _name(self, key):
+        return self.prefix + "ratelimit:" + key
+
+    def _pending(self, request):
+        """The writes of ``request``, sent in one pipeline when its transaction commits."""
+        writes = getattr(request, "_redis_ratelimit_writes", None)
+        if writes is None:
+            writes = request._redis_ratelimit_writes = _RedisWrites(self)
+            request.tm.get().join(writes)
+        return writes.operations
+
+    def _write(self, operations):
+        pipeline = self.client.pipeline(transaction=False)
+        for operation in operations:
+            operation(pipeline)
+        try:
+            pipeline.execute()
+        except self.errors as error:
+            log.error("rate limit store: Redis write failed (%s)", type(error).__name__)
+
+    def add(self, request, key, at, since):
+        name, score = self._name(key), _seconds(at)
+        member = f"{score:.6f}:{secrets.token_hex(4)}"
+        lifetime = max(1, int(score - _seconds(since)) + 1)
+
+        def write(pipeline):
+            pipeline.zremrangebyscore(name, "-inf", _seconds(since))
+            pipeline.zadd(name, {member: score})
+            pipeline.expire(name, lifetime)
+
+        self._pending(request).append(write)
+
+    def window(self, request, key, since):
+        name, low = self._name(key), f"({_seconds(since)}"
+        try:
+            pipeline = self.client.pipeline(transaction=False)
+            pipeline.zcount(name, low, "+inf")
+            pipeline.zrangebyscore(name, low, "+inf", start=0, num=1, withscores=True)
+            count, oldest = pipeline.execute()
+        except self.errors as error:
+            log.error("rate limit store: Redis read failed (%s)", type(error).__name__)
+            raise StoreUnavailable(str(error)) from error
+        if not oldest:
+            return count, None
+        return count, _EPOCH + timedelta(seconds=oldest[0][1])
+
+    def clear(self, request, key):
+        name = self._name(key)
+        self._pending(request).append(lambda pipeline: pipeline.delete(name))
+
+    def reset(self):
+        pass
+
+
+class _RedisWrites:
+    """A data manager of the request's transaction: Redis is written in its last phase
+    (``tpc_finish``), after every manager voted (zope.sqlalchemy commits the database in
+    its vote), and never when the transaction aborts or the database refuses the commit.
+    (A data manager, not an after-commit hook: hooks make the transaction abort every
+    manager again afterwards, which repoze.sendmail's mail queue reports as an error.)"""
+
+    transaction_manager = None
+
+    def __init__(self, store):
+        self.store = store
+        self.operations = []
+
+    def sortKey(self):
+        return "flicket-redis-ratelimit"
+
+    def abort(self, transaction):
+        self.operations.clear()
+
+    def tpc_begin(self, transaction):
+        pass
+
+    def commit(self, transaction):
+        pass
+
+    def tpc_vote(self, transaction):
+        pass
+
+    def tpc_finish(self, transaction):
+        if self.operations:
+            self.store._write(self.operations)
+        self.operations.clear()
+
+    def tpc_abort(self, transaction):
+        self.operations.clear()
+
+
 class RateLimit:
     """At most ``limit`` hits per ``window`` seconds for each key."""
 
@@ -106,7 +231,26 @@ def make_store(settings):
     kind = settings["flicket.ratelimit.store"]
     if kind == "database":
         return DatabaseStore()
+    if kind == "redis":
+        return RedisStore(
+            redis_client(settings["flicket.redis.url"]), settings["flicket.redis.prefix"]
+        )
     return MemoryStore()
+
+
+def redis_client(url):
+    """A client for ``url`` (nothing is sent until the first limit is checked)."""
+    try:
+        import redis
+    except ImportError:
+        raise ConfigurationError(
+            "flicket.ratelimit.store = redis needs the Redis client: pip install 'flicket[redis]'."
+        ) from None
+    try:
+        # Short timeouts: a Redis that does not answer refuses logins quickly (503).
+        return redis.Redis.from_url(url, socket_timeout=2, socket_connect_timeout=2)
+    except ValueError as error:
+        raise ConfigurationError(f"The Redis URL is not valid: {error}.") from None
 
 
 def includeme(config):

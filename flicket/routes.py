@@ -21,6 +21,9 @@ def includeme(config):
     # home
     config.add_route("home", "/")
 
+    # operations: the health check for the reverse proxy and monitoring (no login)
+    config.add_route("healthz", "/healthz")
+
     # accounts
     config.add_route("login", "/login")
     config.add_route("logout", "/logout")

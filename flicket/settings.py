@@ -17,6 +17,9 @@ from pyramid.settings import asbool
 ENV_DATABASE_URL = "FLICKET_DATABASE_URL"
 ENV_SECRET = "FLICKET_SECRET"  # noqa: S105 (a variable name, not a secret)
 ENV_DATA_DIR = "FLICKET_DATA_DIR"
+ENV_REDIS_URL = "FLICKET_REDIS_URL"
+ENV_LISTEN = "FLICKET_LISTEN"  # read by flicket.server (the waitress runner), not here
+ENV_MAIL_PASSWORD = "FLICKET_MAIL_PASSWORD"  # noqa: S105 (a variable name, not a secret)
 
 MIN_SECRET_LENGTH = 64
 
@@ -51,6 +54,8 @@ DEFAULTS = {
     "flicket.reset.window": 3600,
     "flicket.reset.token_lifetime": 3600,
     "flicket.ratelimit.store": "memory",
+    "flicket.redis.url": "",
+    "flicket.redis.prefix": "flicket:",
     # Business limits per user (SECURITY.rst VAL-3): far above what a person does by hand.
     "flicket.limits.tickets_per_hour": 30,
     "flicket.limits.replies_per_minute": 20,
@@ -73,7 +78,7 @@ DEFAULTS = {
 
 INT_SETTINGS = {key for key, value in DEFAULTS.items() if type(value) is int}
 BOOL_SETTINGS = {key for key, value in DEFAULTS.items() if type(value) is bool}
-RATE_LIMIT_STORES = ("memory", "database")
+RATE_LIMIT_STORES = ("memory", "database", "redis")
 MAIL_MODES = ("smtp", "queue", "file", "dummy")
 
 
@@ -90,6 +95,12 @@ def load(settings, environ=None):
     result["sqlalchemy.url"] = database_url(result, environ)
     if environ.get(ENV_DATA_DIR):
         result["flicket.data_dir"] = environ[ENV_DATA_DIR]
+    if environ.get(ENV_REDIS_URL):
+        result["flicket.redis.url"] = environ[ENV_REDIS_URL]
+    if environ.get(ENV_MAIL_PASSWORD):
+        # The SMTP password of the ini's mail.* defaults (the admin panel's is stored
+        # encrypted in the database).
+        result["mail.password"] = environ[ENV_MAIL_PASSWORD]
     if not result["flicket.data_dir"]:
         result["flicket.data_dir"] = os.path.join(os.getcwd(), "var")
     if not result["flicket.mail.directory"]:
@@ -101,6 +112,11 @@ def load(settings, environ=None):
     if result["flicket.ratelimit.store"] not in RATE_LIMIT_STORES:
         raise ConfigurationError(
             f"flicket.ratelimit.store must be one of {', '.join(RATE_LIMIT_STORES)}."
+        )
+    if result["flicket.ratelimit.store"] == "redis" and not result["flicket.redis.url"]:
+        raise ConfigurationError(
+            f"flicket.ratelimit.store = redis needs {ENV_REDIS_URL} (or flicket.redis.url), "
+            "e.g. redis://127.0.0.1:6379/0."
         )
     if result["flicket.mail.mode"] not in MAIL_MODES:
         raise ConfigurationError(f"flicket.mail.mode must be one of {', '.join(MAIL_MODES)}.")

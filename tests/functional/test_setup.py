@@ -37,7 +37,7 @@ from flicket.install import (
     upgrade_database,
 )
 from flicket.settings import load as load_settings
-from tests.conftest import empty_database, login
+from tests.conftest import basic_auth, empty_database, login
 from tests.databases import create_database, drop_database, server_admin_engine
 
 HEAD = ScriptDirectory.from_config(alembic_config()).get_current_head()
@@ -880,17 +880,111 @@ def test_migrations_match_the_models(scratch_engine):
     assert_schema_matches_models(scratch_engine)
 
 
-def test_migrations_downgrade_to_base_and_up_again(scratch_engine):
+def migration_chain():
+    """Every revision of the script directory, oldest first (one line of history)."""
+    script = ScriptDirectory.from_config(alembic_config())
+    assert len(script.get_heads()) == 1, "the migrations must form one line"
+    return list(reversed(list(script.walk_revisions())))
+
+
+def has_downgrade(revision):
+    return callable(getattr(revision.module, "downgrade", None))
+
+
+def step(engine, action, target):
+    with engine.begin() as conn:
+        action(alembic_config(conn), target)
+    assert current_revisions(engine) == ((target,) if target else ())
+
+
+def assert_rows_kept(engine, legacy_columns, before, where):
+    """Every row the database had at the start is still there, unchanged, in order."""
+    after = dump(engine, legacy_columns)
+    for table, rows in before.items():
+        assert after[table][: len(rows)] == rows, f"{table} changed at {where}"
+
+
+def use_the_site(ini):
+    """What people do, so that the tables added since Flicket 0.3.5 hold rows too: a
+    failed login (rate-limit hits), a login, an API token, a reply through the API."""
+    app = get_app(ini, "main")
+    try:
+        browser = webtest.TestApp(
+            app, extra_environ={"HTTP_HOST": "example.com", "REMOTE_ADDR": "192.0.2.30"}
+        )
+        login(browser, "jane", "not her password at all", status=200)
+        login(browser, "jane", JANE_PASSWORD)
+        api = webtest.TestApp(app, extra_environ={"HTTP_HOST": "example.com"})
+        token = api.post("/flicket-api/tokens", headers=basic_auth("jane", JANE_PASSWORD))
+        api.post_json(
+            "/flicket-api/ticket/1/replies",
+            {"content": "Written between the migrations' walks."},
+            headers={"Authorization": f"Bearer {token.json['token']}"},
+            status=201,
+        )
+    finally:
+        app.registry["dbengine"].dispose()
+
+
+def test_every_migration_runs_up_and_down_with_rows_in_the_tables(ini, scratch_engine, capsys):
+    """Generic over alembic/versions/ (the revisions added later are walked too):
+
+    1. a Flicket 0.3.5 database with its rows, at our first revision;
+    2. up one revision at a time; after each, down again where the revision has a
+       downgrade() and up again; every original row kept at every step;
+    3. at the head, the site is used, so every table holds rows;
+    4. down one revision at a time as far as downgrades go, rows kept at every step;
+    5. ``flicket-setup`` brings it back to the head from there: the schema is the models'
+       and Flicket's users still log in.
+    """
+    chain = migration_chain()
+    assert chain[0].revision == BASE_REVISION and chain[-1].revision == HEAD
+    with open(ini, "a", encoding="utf-8") as f:
+        f.write("flicket.ratelimit.store = database\n")  # as production.ini: hits are rows
+    make_flicket_database(scratch_engine)
     with scratch_engine.begin() as conn:
-        command.upgrade(alembic_config(conn), "head")
-    with scratch_engine.begin() as conn:
-        command.downgrade(alembic_config(conn), "base")
-    assert set(sa.inspect(scratch_engine).get_table_names()) <= {"alembic_version"}
-    assert current_revisions(scratch_engine) == ()
-    with scratch_engine.begin() as conn:
-        command.upgrade(alembic_config(conn), "head")
+        conn.execute(sa.text("UPDATE alembic_version SET version_num = :v"), {"v": BASE_REVISION})
+    legacy_columns = table_columns(scratch_engine)
+    del legacy_columns["alembic_version"]
+    before = dump(scratch_engine, legacy_columns)
+
+    walked_down = []
+    for revision in chain[1:]:
+        step(scratch_engine, command.upgrade, revision.revision)
+        assert_rows_kept(scratch_engine, legacy_columns, before, f"up to {revision.revision}")
+        if has_downgrade(revision):
+            step(scratch_engine, command.downgrade, revision.down_revision)
+            assert_rows_kept(scratch_engine, legacy_columns, before, f"down {revision.revision}")
+            step(scratch_engine, command.upgrade, revision.revision)
+            walked_down.append(revision.revision)
+    assert walked_down  # the walk really went down somewhere
+
+    assert run_setup(ini)  # seed data for the site (the rows are kept: checked below)
+    use_the_site(ini)
+    empty = [name for name, rows in dump(scratch_engine).items() if not rows]
+    assert empty == [], f"no rows in {empty}: make use_the_site() write to them"
+    before = dump(scratch_engine, legacy_columns)
+
+    lowest = HEAD
+    for revision in reversed(chain[1:]):
+        if not has_downgrade(revision):
+            break
+        step(scratch_engine, command.downgrade, revision.down_revision)
+        lowest = revision.down_revision
+        assert_rows_kept(scratch_engine, legacy_columns, before, f"down to {lowest}")
+    capsys.readouterr()
+
+    assert setup_script.main([ini, "--no-input"]) == 0
+    assert f"upgraded from {lowest} to {HEAD}" in capsys.readouterr().out
     assert current_revisions(scratch_engine) == (HEAD,)
+    assert_rows_kept(scratch_engine, legacy_columns, before, "the head again")
     assert_schema_matches_models(scratch_engine)
+    use_the_site(ini)
+    print(
+        f"\nmigrations: {len(chain)} revisions; up, down and up again with rows: "
+        f"{', '.join(walked_down)}; down with rows from the head to {lowest}, "
+        "then flicket-setup to the head"
+    )
 
 
 def test_adopted_database_downgrades_to_flicket_schema_keeping_rows(scratch_engine):

@@ -3,8 +3,8 @@
 The decisions, which these tests pin down:
 
 - rate-limit store: the limits live in the database (``flicket.ratelimit.store =
-  database``) or in process memory; when the store cannot be read the login **fails
-  closed**: 503 "try again in a moment", nobody is logged in without the limit being
+  database``), in Redis (``redis``) or in process memory; when the store cannot be read the
+  login **fails closed**: 503 "try again in a moment", nobody is logged in without the limit being
   checked, and no 500;
 - SMTP: mail goes through the queue (or is sent after the commit); an SMTP server that is
   down, refusing or hanging never loses or duplicates a ticket (tests/functional/
@@ -19,7 +19,7 @@ from urllib.parse import urlsplit
 import pytest
 from sqlalchemy.exc import OperationalError
 
-from flicket.ratelimit import MemoryStore
+from flicket.ratelimit import MemoryStore, StoreUnavailable
 from flicket.uploads import UploadStorage
 from tests.factories import make_ticket
 from tests.functional.test_ticket_operations import snapshot
@@ -29,11 +29,18 @@ def store_down(*args, **kwargs):
     raise OperationalError("SELECT ... FROM ratelimit_hit", {}, ConnectionError("store down"))
 
 
-@pytest.mark.parametrize("method", ["window", "add"])
+def redis_down(*args, **kwargs):
+    raise StoreUnavailable("Error 111 connecting to 127.0.0.1:6379. Connection refused.")
+
+
+@pytest.mark.parametrize(
+    ("method", "failure"),
+    [("window", store_down), ("add", store_down), ("window", redis_down)],
+)
 def test_login_fails_closed_when_the_rate_limit_store_is_unavailable(
-    testapp, users, monkeypatch, method
+    testapp, users, monkeypatch, method, failure
 ):
-    monkeypatch.setattr(MemoryStore, method, store_down)
+    monkeypatch.setattr(MemoryStore, method, failure)
     page = testapp.get("/login")
     form = page.forms[0]
     form["username"] = "alice"

@@ -183,6 +183,8 @@ ALLOWED_WITHOUT_PERMISSION = {
     ("password_reset_confirm", None),  # the link itself (its signed token is the credential)
     ("api_tokens", ("POST",)),  # basic auth → bearer token (the credentials are checked there)
     ("api_openapi", ("GET",)),  # the API's public OpenAPI document
+    # the reverse proxy's and monitoring's probe: says ok/fail per check, no data, no session
+    ("healthz", ("GET",)),
     ("__flicket/static/", None),  # CSS, JS, images (never uploads: UP-1)
 }
 

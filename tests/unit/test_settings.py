@@ -8,6 +8,8 @@ import pytest
 from flicket.settings import (
     ENV_DATA_DIR,
     ENV_DATABASE_URL,
+    ENV_MAIL_PASSWORD,
+    ENV_REDIS_URL,
     ENV_SECRET,
     MIN_SECRET_LENGTH,
     ConfigurationError,
@@ -145,7 +147,7 @@ def test_integers_and_booleans_are_coerced(ini):
 @pytest.mark.parametrize(
     ("key", "value"),
     [
-        ("flicket.ratelimit.store", "redis"),
+        ("flicket.ratelimit.store", "memcached"),  # redis is a store now
         ("flicket.mail.mode", "sendmail"),
         ("flicket.bcrypt_rounds", "3"),
         ("flicket.bcrypt_rounds", "17"),
@@ -209,3 +211,22 @@ def test_production_ini_passes_its_own_check(tmp_path):
     settings["flicket.data_dir"] = str(tmp_path)
     loaded = load(settings, {ENV_SECRET: GOOD_SECRET, "FLICKET_DATABASE_URL": "sqlite://"})
     assert loaded["flicket.session.secure"] is True
+
+
+def test_redis_url_and_mail_password_from_the_environment(ini):
+    settings = load(
+        {**ini, "flicket.ratelimit.store": "redis", "mail.password": "from the ini"},
+        {
+            ENV_SECRET: GOOD_SECRET,
+            ENV_REDIS_URL: "redis://:pw@127.0.0.1:6379/3",
+            ENV_MAIL_PASSWORD: "smtp secret",
+        },
+    )
+    assert settings["flicket.redis.url"] == "redis://:pw@127.0.0.1:6379/3"
+    assert settings["mail.password"] == "smtp secret"
+    assert settings["flicket.redis.prefix"] == "flicket:"
+
+
+def test_the_redis_store_without_a_url_is_refused(ini):
+    with pytest.raises(ConfigurationError, match=ENV_REDIS_URL):
+        load({**ini, "flicket.ratelimit.store": "redis"}, {ENV_SECRET: GOOD_SECRET})
