@@ -42,6 +42,7 @@ from pyramid_mailer.mailer import DebugMailer, Mailer
 from pyramid_mailer.message import Message
 
 from flicket.i18n import localized, localizer_for, translate
+from flicket.transactions import when_done
 
 log = logging.getLogger(__name__)
 
@@ -170,12 +171,10 @@ class FlicketMailer:
         # Resolve the SMTP settings now, inside the request: after the commit the database
         # session is closed.
         delivery = self.smtp_delivery() if self.mode == "smtp" else self.delivery
-        manager.get().addAfterCommitHook(self._deliver, args=(delivery, message))
+        when_done(manager, committed=lambda: self._deliver(delivery, message))
         return None
 
-    def _deliver(self, committed, delivery, message):
-        if not committed:
-            return
+    def _deliver(self, delivery, message):
         try:
             delivery.send_immediately(message, fail_silently=False)
         except Exception as error:  # noqa: BLE001 - after the commit: log it, never raise

@@ -16,6 +16,7 @@ import sqlalchemy as sa
 from flicket import clock
 from flicket.accounts.models import RateLimitHit
 from flicket.settings import ConfigurationError
+from flicket.transactions import when_done
 
 log = logging.getLogger(__name__)
 
@@ -106,11 +107,13 @@ class RedisStore:
 
     def _pending(self, request):
         """The writes of ``request``, sent in one pipeline when its transaction commits."""
-        writes = getattr(request, "_redis_ratelimit_writes", None)
-        if writes is None:
-            writes = request._redis_ratelimit_writes = _RedisWrites(self)
-            request.tm.get().join(writes)
-        return writes.operations
+        operations = getattr(request, "_redis_ratelimit_writes", None)
+        if operations is None:
+            # Written once every manager voted (the database has committed), never when
+            # the transaction aborts or the database refuses the commit.
+            operations = request._redis_ratelimit_writes = []
+            when_done(request.tm, committed=lambda: operations and self._write(operations))
+        return operations
 
     def _write(self, operations):
         pipeline = self.client.pipeline(transaction=False)
@@ -153,43 +156,6 @@ class RedisStore:
 
     def reset(self):
         pass
-
-
-class _RedisWrites:
-    """A data manager of the request's transaction: Redis is written in its last phase
-    (``tpc_finish``), after every manager voted (zope.sqlalchemy commits the database in
-    its vote), and never when the transaction aborts or the database refuses the commit.
-    (A data manager, not an after-commit hook: hooks make the transaction abort every
-    manager again afterwards, which repoze.sendmail's mail queue reports as an error.)"""
-
-    transaction_manager = None
-
-    def __init__(self, store):
-        self.store = store
-        self.operations = []
-
-    def sortKey(self):
-        return "flicket-redis-ratelimit"
-
-    def abort(self, transaction):
-        self.operations.clear()
-
-    def tpc_begin(self, transaction):
-        pass
-
-    def commit(self, transaction):
-        pass
-
-    def tpc_vote(self, transaction):
-        pass
-
-    def tpc_finish(self, transaction):
-        if self.operations:
-            self.store._write(self.operations)
-        self.operations.clear()
-
-    def tpc_abort(self, transaction):
-        self.operations.clear()
 
 
 class RateLimit:

@@ -8,9 +8,8 @@ import secrets
 import unicodedata
 from pathlib import Path
 
-import transaction
-
 from flicket.i18n import _, english
+from flicket.transactions import when_done
 
 log = logging.getLogger(__name__)
 
@@ -121,27 +120,16 @@ class UploadStorage:
         except BaseException:  # too large, disk full, interrupted: no partial file stays
             path.unlink(missing_ok=True)
             raise
-        manager = transaction_manager or transaction.manager
-        current = manager.get()
-        current.addAfterCommitHook(self._remove_unless, args=(path,))
-        # After-commit hooks do not run when the transaction is aborted (an exception, or a
-        # form refused after this file was written): remove the file then as well.
-        current.addAfterAbortHook(path.unlink, kws={"missing_ok": True})
+        # A file written by a request that then failed (an exception, or a form refused
+        # after this file was written) belongs to no row: remove it.
+        when_done(transaction_manager, aborted=lambda: path.unlink(missing_ok=True))
         return stored, original
 
-    @staticmethod
-    def _remove_unless(committed, path):
-        # A file written by a request that then failed belongs to no row: remove it.
-        if not committed:
-            path.unlink(missing_ok=True)
-
     def delete_after_commit(self, stored_names, transaction_manager=None):
-        manager = transaction_manager or transaction.manager
-        manager.get().addAfterCommitHook(self._delete, args=(list(stored_names),))
+        names = list(stored_names)
+        when_done(transaction_manager, committed=lambda: self._delete(names))
 
-    def _delete(self, committed, stored_names):
-        if not committed:
-            return
+    def _delete(self, stored_names):
         for name in stored_names:
             try:
                 self.path_of(name).unlink(missing_ok=True)

@@ -15,9 +15,8 @@ from functools import cache
 from importlib import resources
 from pathlib import Path
 
-import transaction
-
 from flicket.i18n import _, english
+from flicket.transactions import when_done
 
 log = logging.getLogger(__name__)
 
@@ -118,28 +117,20 @@ class AvatarStorage:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o640)
         with os.fdopen(fd, "wb") as target:
             target.write(data)
-        manager = transaction_manager or transaction.manager
-        manager.get().addAfterCommitHook(self._remove_unless, args=(path,))
-        return stored
-
-    @staticmethod
-    def _remove_unless(committed, path):
         # A file written by a request that then failed belongs to nobody: remove it.
-        if not committed:
-            path.unlink(missing_ok=True)
+        when_done(transaction_manager, aborted=lambda: path.unlink(missing_ok=True))
+        return stored
 
     def delete_after_commit(self, stored_name, transaction_manager=None):
         """Remove a replaced avatar once the change is committed (Flicket's own old names
         and the default image are left alone)."""
         if not is_stored_name(stored_name):
             return
-        manager = transaction_manager or transaction.manager
-        manager.get().addAfterCommitHook(self._delete, args=(self.directory / stored_name,))
+        path = self.directory / stored_name
+        when_done(transaction_manager, committed=lambda: self._delete(path))
 
     @staticmethod
-    def _delete(committed, path):
-        if not committed:
-            return
+    def _delete(path):
         try:
             path.unlink(missing_ok=True)
         except OSError:
