@@ -252,7 +252,9 @@ def prepare_database(args, ini, env):
         "flicket-populate",
     )
     tickets, replies = database_size(env["FLICKET_DATABASE_URL"])
-    print(f"database: {tickets:,} tickets, {replies:,} replies in {time.monotonic() - started:.0f} s")
+    print(
+        f"database: {tickets:,} tickets, {replies:,} replies in {time.monotonic() - started:.0f} s"
+    )
     return tickets, replies, True
 
 
@@ -349,7 +351,9 @@ def endpoints(subjects, tickets):
         Endpoint("list dept+status", f"/tickets/?{query}", target=HALF),
         Endpoint("search replies", f"/tickets/?content={s['word']}", target=None),
         Endpoint("my tickets", "/my_tickets/", target=HALF),
-        Endpoint(f"ticket view ({s['view_replies']})", f"/ticket_view/{s['view_ticket']}/", target=HALF),
+        Endpoint(
+            f"ticket view ({s['view_replies']})", f"/ticket_view/{s['view_ticket']}/", target=HALF
+        ),
         Endpoint("home", "/", target=QUARTER),
         Endpoint("api ticket list", "/flicket-api/tickets/", api=True, target=HALF),
         Endpoint("api ticket", f"/flicket-api/ticket/{s['view_ticket']}", api=True, target=HALF),
@@ -408,7 +412,9 @@ def log_in(port, username):
 
     keep(response)
     origin = f"https://127.0.0.1:{port}"
-    form = urlencode({"csrf_token": match.group(1), "username": username, "password": USER_PASSWORD})
+    form = urlencode(
+        {"csrf_token": match.group(1), "username": username, "password": USER_PASSWORD}
+    )
     response, _ = fetch(
         port,
         "POST",
@@ -699,7 +705,9 @@ def main(argv=None):
         FLICKET_DATA_DIR=str(run_dir / "data"),
     )
     # The in-process app (query counts) reads the same variables.
-    os.environ.update({k: env[k] for k in ("FLICKET_DATABASE_URL", "FLICKET_SECRET", "FLICKET_DATA_DIR")})
+    os.environ.update(
+        {k: env[k] for k in ("FLICKET_DATABASE_URL", "FLICKET_SECRET", "FLICKET_DATA_DIR")}
+    )
 
     tickets, replies, built = prepare_database(args, ini, env)
     subjects = choose_subjects(database_url)

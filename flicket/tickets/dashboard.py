@@ -18,7 +18,7 @@ from sqlalchemy.orm import contains_eager, defer, joinedload, raiseload
 from flicket.departments.models import Category, Department
 from flicket.i18n import _
 from flicket.permissions import Permission
-from flicket.tickets.models import Post, Priority, Status, Ticket
+from flicket.tickets.models import Priority, Status, Ticket
 from flicket.tickets.services import CLOSED, IN_WORK
 
 AWAITING_INFORMATION = "Awaiting Information"
@@ -165,20 +165,8 @@ class Dashboard:
 
     def high_priority(self, limit=HIGH_PRIORITY_LIMIT):
         """Open high-priority tickets, newest first, with everything the cards show."""
-        replies = (
-            sa.select(sa.func.count(Post.id))
-            .where(Post.ticket_id == Ticket.id)
-            .correlate(Ticket)
-            .scalar_subquery()
-        )
-        reply_hours = (
-            sa.select(sa.func.coalesce(sa.func.sum(Post.hours), 0))
-            .where(Post.ticket_id == Ticket.id)
-            .correlate(Ticket)
-            .scalar_subquery()
-        )
         rows = self.db.execute(
-            sa.select(Ticket, replies, reply_hours)
+            sa.select(Ticket)
             .join(Ticket.ticket_priority)
             .outerjoin(Ticket.status)
             .where(
@@ -197,14 +185,14 @@ class Dashboard:
             )
             .order_by(Ticket.date_added.desc(), Ticket.id.desc())
             .limit(limit)
-        ).all()
+        ).scalars()
         return [
             HighPriorityTicket(
                 ticket=ticket,
-                replies=_as_int(count),
-                total_hours=_as_decimal(ticket.hours) + _as_decimal(hours),
+                replies=ticket.reply_count,
+                total_hours=_as_decimal(ticket.total_hours),
             )
-            for ticket, count, hours in rows
+            for ticket in rows
         ]
 
 

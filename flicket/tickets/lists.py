@@ -2,12 +2,14 @@
 
 ``TicketFilters`` reads the list's query parameters (reference §3.4); ``list_statement``
 turns filters, scope and sort into one SELECT that also loads everything a ticket card
-shows: creator, assignee, status, priority, category with its department, and the reply
-count and total hours as extra columns (correlated subqueries). Inside it, a derived table
-picks the page's ticket ids first, so the subqueries run for one page of tickets, not for
-every ticket (unless the sort itself is by replies or hours). A list page therefore runs
-the same statements whatever its size: one count, one page of rows, and one for the role
-groups of the users named on it (see ``fetch_page``).
+shows: creator, assignee, status, priority, category with its department, and the stored
+reply count and total hours. Every filter is a condition on ``flicket_topic``'s own
+(indexed) columns, names being turned into ids by subqueries, so the count and the choice
+of the page's ids read one table through its indexes; a derived table picks the page's
+ticket ids first and only those rows are joined to what the cards show. A list page
+therefore runs the same statements whatever its size: one count, one page of rows, and one
+for the role groups of the users named on it (see ``fetch_page``). The text filter is the
+database's full-text index (``flicket.tickets.search``).
 
 Rules kept here, in one place:
 
@@ -35,7 +37,7 @@ from flicket.accounts.models import Group, User, user_groups
 from flicket.departments.models import Category, Department
 from flicket.i18n import _
 from flicket.pagination import Page
-from flicket.tickets.models import Post, Priority, Status, Subscription, Ticket
+from flicket.tickets.models import Priority, Status, Subscription, Ticket
 from flicket.tickets.services import CLOSED
 
 SCOPES = ("all", "mine", "subscribed")
@@ -63,8 +65,6 @@ SORT_KEYS = tuple(key for base in SORTS for key in (base, base + "_desc"))
 
 #: The largest id an INTEGER column holds on every supported database.
 MAX_ID = 2**31 - 1
-#: No ticket field is longer than this, so a longer search text cannot match anything.
-MAX_SEARCH = 5000
 _DIGITS = re.compile(r"[0-9]+")
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
@@ -186,15 +186,16 @@ class TicketFilters:
                 params[name] = str(value)
         return params
 
-    def conditions(self):
-        """WHERE clauses; they expect ``Status``, ``Category`` and ``Department`` joined."""
+    def conditions(self, search):
+        """WHERE clauses on ``flicket_topic``'s own columns; ``search`` turns the text
+        filter into a condition (``flicket.tickets.search.searcher``)."""
         conditions = []
         if self.match_nothing:
             conditions.append(sa.false())
         if self.status:
-            conditions.append(Status.status == self.status)
+            conditions.append(status_is(self.status))
         else:
-            conditions.append(sa.or_(Status.status.is_(None), Status.status != CLOSED))
+            conditions.append(not_closed())
         if self.priority:
             conditions.append(
                 Ticket.ticket_priority_id.in_(
@@ -204,9 +205,9 @@ class TicketFilters:
         if self.unassigned:
             conditions.append(Ticket.assigned_id.is_(None))
         if self.department:
-            conditions.append(Department.department == self.department)
+            conditions.append(in_department(self.department))
         if self.category:
-            conditions.append(Category.category == self.category)
+            conditions.append(in_category(self.category))
         user_id = self.effective_user_id
         if user_id is not None:
             conditions.append(sa.or_(Ticket.started_id == user_id, Ticket.assigned_id == user_id))
@@ -215,25 +216,38 @@ class TicketFilters:
         if self.created_id is not None:
             conditions.append(Ticket.started_id == self.created_id)
         if self.content:
-            conditions.append(content_matches(self.content))
+            conditions.append(search(self.content))
         return conditions
 
 
-def content_matches(text):
-    """Case-insensitive substring of the title, the content or any reply's content;
-    ``%``, ``_`` and the escape character are taken literally."""
-    if len(text) > MAX_SEARCH:
-        return sa.false()
-    in_reply = (
-        sa.exists()
-        .where(Post.ticket_id == Ticket.id, Post.content.icontains(text, autoescape=True))
-        .correlate(Ticket)
-    )
+# Names are turned into ids by subqueries, so that every condition is on an indexed column
+# of flicket_topic (no join is needed to count or to choose a page).
+
+
+def status_is(name):
+    return Ticket.status_id.in_(sa.select(Status.id).where(Status.status == name))
+
+
+def not_closed():
+    """Every status but Closed, and no status."""
     return sa.or_(
-        Ticket.title.icontains(text, autoescape=True),
-        Ticket.content.icontains(text, autoescape=True),
-        in_reply,
+        Ticket.status_id.is_(None),
+        Ticket.status_id.in_(
+            sa.select(Status.id).where(sa.or_(Status.status.is_(None), Status.status != CLOSED))
+        ),
     )
+
+
+def in_department(name):
+    return Ticket.category_id.in_(
+        sa.select(Category.id)
+        .join(Department, Category.department_id == Department.id)
+        .where(Department.department == name)
+    )
+
+
+def in_category(name):
+    return Ticket.category_id.in_(sa.select(Category.id).where(Category.category == name))
 
 
 def _scope_condition(scope, user_id):
@@ -256,33 +270,13 @@ def join_filter_tables(statement):
     )
 
 
-def _where(statement, filters, scope, user_id):
+def _where(statement, filters, scope, user_id, search):
     if scope not in SCOPES:
         raise ValueError(f"unknown ticket list scope {scope!r}")
     scope_condition = _scope_condition(scope, user_id)
     if scope_condition is not None:
         statement = statement.where(scope_condition)
-    return statement.where(*filters.conditions())
-
-
-def reply_count():
-    return (
-        sa.select(sa.func.count(Post.id))
-        .where(Post.ticket_id == Ticket.id)
-        .correlate(Ticket)
-        .scalar_subquery()
-    )
-
-
-def total_hours():
-    """Ticket hours plus the hours of all its replies."""
-    reply_hours = (
-        sa.select(sa.func.coalesce(sa.func.sum(Post.hours), 0))
-        .where(Post.ticket_id == Ticket.id)
-        .correlate(Ticket)
-        .scalar_subquery()
-    )
-    return sa.type_coerce(sa.func.coalesce(Ticket.hours, 0) + reply_hours, sa.Numeric(12, 2))
+    return statement.where(*filters.conditions(search))
 
 
 class TicketRow(NamedTuple):
@@ -291,14 +285,14 @@ class TicketRow(NamedTuple):
     total_hours: Decimal
 
 
-def count_statement(filters, *, scope="all", user_id=None):
-    statement = join_filter_tables(sa.select(sa.func.count(Ticket.id)).select_from(Ticket))
-    return _where(statement, filters, scope, user_id)
+def count_statement(filters, *, scope="all", user_id=None, search=None):
+    statement = sa.select(sa.func.count(Ticket.id)).select_from(Ticket)
+    return _where(statement, filters, scope, user_id, search)
 
 
-def sort_order(sort, dialect, *, creator, assignee, replies, hours):
-    """ORDER BY clauses of ``sort``, over the given creator/assignee aliases and
-    reply-count/total-hours expressions."""
+def sort_order(sort, dialect, *, creator, assignee):
+    """ORDER BY clauses of ``sort``, over the given creator/assignee aliases (and
+    ``Category``/``Department`` for the department sort)."""
     sort = parse_sort(sort) or DEFAULT_SORT
     descending = sort.endswith("_desc")
     base = sort.removesuffix("_desc")
@@ -310,11 +304,11 @@ def sort_order(sort, dialect, *, creator, assignee, replies, hours):
         "addedby": [creator.name],
         "addedon": [Ticket.date_added],
         "last_updated": [Ticket.last_updated],
-        "replies": [replies],
+        "replies": [Ticket.reply_count],
         "department_category": [Department.department, Category.category],
         "status": [Ticket.status_id],
         "assigned": [assignee.name],
-        "time": [hours],
+        "time": [Ticket.total_hours],
     }[base]
     return [_ordered(column, descending, dialect) for column in columns] + [Ticket.id.asc()]
 
@@ -327,31 +321,42 @@ def _ordered(column, descending, dialect):
     return ordered
 
 
-def _page_of_ids(filters, *, scope, user_id, sort, dialect, limit, offset):
-    """The ids of one page, as a derived table: filtered, sorted and cut without computing
-    reply counts and hours for every ticket (only a replies or time sort needs them)."""
+def sort_joins(statement, sort, creator, assignee):
+    """``statement`` with the tables ``sort`` orders by joined (none for most sorts)."""
     base = (parse_sort(sort) or DEFAULT_SORT).removesuffix("_desc")
-    creator = aliased(User, name="page_creator")
-    assignee = aliased(User, name="page_assignee")
-    statement = join_filter_tables(sa.select(Ticket.id.label("id")).select_from(Ticket))
     if base == "addedby":
         statement = statement.outerjoin(creator, Ticket.started_id == creator.id)
     if base == "assigned":
         statement = statement.outerjoin(assignee, Ticket.assigned_id == assignee.id)
-    order = sort_order(
-        sort,
-        dialect,
-        creator=creator,
-        assignee=assignee,
-        replies=reply_count(),
-        hours=total_hours(),
-    )
-    statement = _where(statement, filters, scope, user_id).order_by(*order)
+    if base == "department_category":
+        statement = statement.outerjoin(Category, Ticket.category_id == Category.id).outerjoin(
+            Department, Category.department_id == Department.id
+        )
+    return statement
+
+
+def _page_of_ids(filters, *, scope, user_id, sort, dialect, search, limit, offset):
+    """The ids of one page, as a derived table: filtered, sorted and cut on the ticket
+    table's indexes, joining only what a name sort needs."""
+    creator = aliased(User, name="page_creator")
+    assignee = aliased(User, name="page_assignee")
+    statement = sa.select(Ticket.id.label("id")).select_from(Ticket)
+    statement = sort_joins(statement, sort, creator, assignee)
+    order = sort_order(sort, dialect, creator=creator, assignee=assignee)
+    statement = _where(statement, filters, scope, user_id, search).order_by(*order)
     return statement.limit(limit).offset(offset).subquery("page")
 
 
 def list_statement(
-    filters, *, scope="all", user_id=None, sort=DEFAULT_SORT, dialect=None, limit, offset=0
+    filters,
+    *,
+    scope="all",
+    user_id=None,
+    sort=DEFAULT_SORT,
+    dialect=None,
+    search=None,
+    limit,
+    offset=0,
 ):
     """One SELECT of (ticket, reply count, total hours) for ``limit`` tickets from
     ``offset``, with everything a card shows loaded by the same statement."""
@@ -361,16 +366,15 @@ def list_statement(
         user_id=user_id,
         sort=sort,
         dialect=dialect,
+        search=search,
         limit=limit,
         offset=offset,
     )
     creator = aliased(User, name="creator")
     assignee = aliased(User, name="assignee")
-    replies = reply_count().label("replies")
-    hours = total_hours().label("total_hours")
     statement = (
         join_filter_tables(
-            sa.select(Ticket, replies, hours)
+            sa.select(Ticket, Ticket.reply_count, Ticket.total_hours)
             .select_from(Ticket)
             .join(page, page.c.id == Ticket.id)
         )
@@ -385,9 +389,7 @@ def list_statement(
             contains_eager(Ticket.assigned.of_type(assignee)),
         )
     )
-    order = sort_order(
-        sort, dialect, creator=creator, assignee=assignee, replies=replies, hours=hours
-    )
+    order = sort_order(sort, dialect, creator=creator, assignee=assignee)
     return statement.order_by(*order)
 
 
@@ -418,9 +420,11 @@ def _load_role_groups(dbsession, rows):
         set_committed_value(user, "groups", groups[user_id])
 
 
-def fetch_page(dbsession, filters, *, scope, user_id, sort, page, per_page):
-    """One page of ``TicketRow``; a page past the end shows the last page."""
-    total = dbsession.scalar(count_statement(filters, scope=scope, user_id=user_id)) or 0
+def fetch_page(dbsession, filters, *, scope, user_id, sort, page, per_page, search):
+    """One page of ``TicketRow``; a page past the end shows the last page. ``search``:
+    ``flicket.tickets.search.searcher`` of the request."""
+    count = count_statement(filters, scope=scope, user_id=user_id, search=search)
+    total = dbsession.scalar(count) or 0
     pages = max(1, math.ceil(total / per_page))
     page = min(max(page, 1), pages)
     rows = []
@@ -431,6 +435,7 @@ def fetch_page(dbsession, filters, *, scope, user_id, sort, page, per_page):
             user_id=user_id,
             sort=sort,
             dialect=_dialect(dbsession),
+            search=search,
             limit=per_page,
             offset=(page - 1) * per_page,
         )
@@ -440,9 +445,15 @@ def fetch_page(dbsession, filters, *, scope, user_id, sort, page, per_page):
     return Page(rows, page, per_page, total)
 
 
-def fetch_rows(dbsession, filters, *, scope, user_id, sort, limit):
+def fetch_rows(dbsession, filters, *, scope, user_id, sort, limit, search):
     """Up to ``limit`` ``TicketRow`` (the CSV export)."""
     statement = list_statement(
-        filters, scope=scope, user_id=user_id, sort=sort, dialect=_dialect(dbsession), limit=limit
+        filters,
+        scope=scope,
+        user_id=user_id,
+        sort=sort,
+        dialect=_dialect(dbsession),
+        search=search,
+        limit=limit,
     )
     return [TicketRow(*row) for row in dbsession.execute(statement)]
