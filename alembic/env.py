@@ -6,23 +6,11 @@ from pyramid.paster import get_appsettings, setup_logging
 
 from flicket import models
 from flicket.db import get_engine
-from flicket.install import compare_type
+from flicket.install import compare_type, include_object
 from flicket.settings import database_url
 
 config = context.config
 target_metadata = models.Base.metadata
-
-
-def include_object(obj, name, type_, reflected, compare_to):
-    """Leave the full-text search objects of migration 0005 out of autogenerate and
-    ``alembic check``: SQLAlchemy cannot model FTS5 tables (and their shadow tables),
-    FULLTEXT indexes or GIN expression indexes, so their absence from the models is
-    deliberate (``flicket.tickets.search`` uses them)."""
-    if type_ == "table" and name and "_fts" in name:
-        return False
-    if type_ == "index" and name and name.startswith("ftx_"):
-        return False
-    return True
 
 
 def run_migrations(connection):

@@ -110,7 +110,14 @@ def _pg_upgrade(bind):
     except Exception:  # noqa: BLE001 - any refusal means: without unaccent
         savepoint.rollback()
         unaccent = False
-    op.execute(f"CREATE TEXT SEARCH CONFIGURATION {PG_CONFIGURATION} (COPY = simple)")
+    exists = bind.exec_driver_sql(
+        f"SELECT 1 FROM pg_ts_config WHERE cfgname = '{PG_CONFIGURATION}'"
+    ).first()
+    if exists:
+        # Left by a database emptied table by table (a configuration is no table): kept.
+        unaccent = False
+    else:
+        op.execute(f"CREATE TEXT SEARCH CONFIGURATION {PG_CONFIGURATION} (COPY = simple)")
     if unaccent:
         op.execute(
             f"ALTER TEXT SEARCH CONFIGURATION {PG_CONFIGURATION} "

@@ -518,6 +518,7 @@ class TicketFactory:
         )
         offsets = sorted(rng.random() for _index in range(reply_count))
         first_reply_id, reply_times, last_time = post_id, [], added
+        reply_hours = ZERO
         colleague = rng.choice(self.agents) if rng.random() < 0.1 else None
         for fraction in offsets:
             when = min(added + window * fraction, self.now)
@@ -539,6 +540,7 @@ class TicketFactory:
                     "hours": rng.choice(REPLY_HOURS) if is_agent and rng.random() < 0.3 else ZERO,
                 }
             )
+            reply_hours += posts[-1]["hours"]
             subscribers.add(author)
             reply_times.append(when)
             last_time = when
@@ -609,6 +611,9 @@ class TicketFactory:
                 "last_updated": latest,
             }
         )
+        # The stored counters, as the ticket service keeps them.
+        tickets[-1]["reply_count"] = len(reply_times)
+        tickets[-1]["total_hours"] = tickets[-1]["hours"] + reply_hours
         subscriptions.extend({"ticket_id": ticket_id, "user_id": u} for u in subscribers)
         return post_id
 
