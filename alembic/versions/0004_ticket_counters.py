@@ -7,8 +7,8 @@ for the tickets already there; the ticket service keeps them right from then on,
 ``flicket-update-user-posts`` repairs them.
 
 Two composite indexes: (status_id, ticket_priority_id) for the default list (open tickets
-by priority) and (category_id, status_id) for the dashboard's count per department and
-status, read from the index alone.
+by priority) and (category_id, status_id, ticket_priority_id, assigned_id) for the
+dashboard's counts per department, status and priority, read from the index alone.
 
 Revision ID: 0004_ticket_counters
 Revises: 0003_ticket_indexes
@@ -25,7 +25,12 @@ depends_on = None
 
 COMPOSITE_INDEXES = {
     "ix_flicket_topic_status_id_ticket_priority_id": ["status_id", "ticket_priority_id"],
-    "ix_flicket_topic_category_id_status_id": ["category_id", "status_id"],
+    "ix_flicket_topic_category_status_priority_assigned": [
+        "category_id",
+        "status_id",
+        "ticket_priority_id",
+        "assigned_id",
+    ],
 }
 
 

@@ -37,7 +37,13 @@ class Ticket(Base):
         sa.Index(
             "ix_flicket_topic_status_id_ticket_priority_id", "status_id", "ticket_priority_id"
         ),
-        sa.Index("ix_flicket_topic_category_id_status_id", "category_id", "status_id"),
+        sa.Index(
+            "ix_flicket_topic_category_status_priority_assigned",
+            "category_id",
+            "status_id",
+            "ticket_priority_id",
+            "assigned_id",
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
