@@ -673,7 +673,7 @@ def test_list_page_query_budget(dbsession, login_as, users, count_queries):
     for url in LISTS:
         count, shown = queries_for(app, count_queries, url)
         assert shown > 0
-        assert count <= 8, url
+        assert count == 8, url
 
 
 @pytest.mark.parametrize("sort", ["replies_desc", "time", "addedby_desc", "assigned", "title"])
