@@ -39,7 +39,6 @@ import os
 import re
 import secrets
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
@@ -50,6 +49,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import urlencode
 
+from serving import free_port, percentile, tool, wait_for_server, write_ini
+
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 CSRF_RE = re.compile(r'name="csrf_token" value="([^"]+)"')
@@ -58,13 +59,6 @@ USER_PASSWORD = "benchmark user passphrase 42"  # noqa: S105 - local benchmark d
 ADMIN_PASSWORD = "benchmark administrator passphrase 42"  # noqa: S105
 SEED = 42
 REQUEST_TIMEOUT = 30
-
-#: The per-user business limits (VAL-3) would answer 429 to one client writing hundreds of
-#: tickets a second; the benchmark measures the server, so it lifts them.
-LIFTED_LIMITS = "".join(
-    f"flicket.limits.{name} = 100000000\n"
-    for name in ("tickets_per_hour", "replies_per_minute", "uploads_per_day", "upload_mib_per_day")
-)
 
 #: The issue's targets: the fraction of the floor's throughput each endpoint must reach.
 HALF, QUARTER = 0.5, 0.25
@@ -125,20 +119,6 @@ def fail(message):
 # -- the database -----------------------------------------------------------------------------
 
 
-def free_port():
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def tool(name):
-    """A console script of this Python's environment (flicket-setup, pserve...)."""
-    path = Path(sys.executable).parent / name
-    if not path.exists():
-        fail(f"{path} not found; install Flicket first (pip install -e .)")
-    return str(path)
-
-
 def size_name(tickets):
     return f"{tickets // 1000}k" if tickets % 1000 == 0 else str(tickets)
 
@@ -170,18 +150,6 @@ def ensure_server_database(url):
         admin.dispose()
 
 
-def write_ini(workdir, port, threads):
-    text = (ROOT / "production.ini").read_text(encoding="utf-8")
-    text = text.replace("[app:main]\n", "[app:main]\n" + LIFTED_LIMITS, 1)
-    text, listen = re.subn(r"(?m)^listen = .*$", f"listen = 127.0.0.1:{port}", text)
-    text, thread_lines = re.subn(r"(?m)^threads = .*$", f"threads = {threads}", text)
-    if listen != 1 or thread_lines != 1:
-        fail("production.ini has no single listen/threads line")
-    ini = workdir / "production.ini"
-    ini.write_text(text, encoding="utf-8")
-    return ini
-
-
 def run_command(command, env, what, timeout=3600):
     result = subprocess.run(  # noqa: S603 - our own console scripts
         command, env=env, capture_output=True, text=True, timeout=timeout, check=False
@@ -210,7 +178,7 @@ def prepare_database(args, ini, env):
     started = time.monotonic()
     run_command(
         [
-            tool("flicket-setup"),
+            tool("flicket-setup", "benchmark"),
             str(ini),
             "--no-input",
             "--admin-email",
@@ -232,7 +200,7 @@ def prepare_database(args, ini, env):
     )
     run_command(
         [
-            tool("flicket-populate"),
+            tool("flicket-populate", "benchmark"),
             str(ini),
             "--tickets",
             str(args.tickets),
@@ -537,11 +505,6 @@ def run_wrk(port, path, method, headers, body, connections, duration, workdir):
     }
 
 
-def percentile(values, fraction):
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(fraction * (len(ordered) - 1))))]
-
-
 def run_python_client(port, path, method, headers, body, connections, duration):
     """``connections`` threads, each with a keep-alive connection, for ``duration`` s."""
     latencies, statuses, errors = [], {}, [0]
@@ -697,7 +660,7 @@ def main(argv=None):
     kind = database_url.split(":", 1)[0].split("+", 1)[0]
     run_dir = Path(tempfile.mkdtemp(prefix="run-", dir=workdir))
     port, floor_port = free_port(), free_port()
-    ini = write_ini(run_dir, port, args.threads)
+    ini = write_ini(run_dir, port, args.threads, "benchmark")
     env = dict(os.environ)
     env.update(
         FLICKET_DATABASE_URL=database_url,
@@ -727,7 +690,11 @@ def main(argv=None):
         with open(server_log, "wb") as log:
             processes.append(
                 subprocess.Popen(  # noqa: S603 - our own pserve, on loopback
-                    [tool("pserve"), str(ini)], cwd=run_dir, env=env, stdout=log, stderr=log
+                    [tool("pserve", "benchmark"), str(ini)],
+                    cwd=run_dir,
+                    env=env,
+                    stdout=log,
+                    stderr=log,
                 )
             )
         with open(floor_log, "wb") as log:
@@ -747,8 +714,8 @@ def main(argv=None):
                     stderr=log,
                 )
             )
-        wait_for(port, "/login", processes[0], server_log)
-        wait_for(floor_port, "/", processes[1], floor_log)
+        wait_for_server(port, processes[0], server_log, "benchmark", limit=120)
+        wait_for_server(floor_port, processes[1], floor_log, "benchmark", path="/", limit=120)
         cookie, token = log_in(port, subjects["username"])
         print(
             f"server: pserve production.ini, waitress {args.threads} threads, port {port}; "
@@ -870,22 +837,6 @@ def _rounded(result):
 
 def _load(values):
     return "/".join(f"{v:.2f}" for v in values) if values else "?"
-
-
-def wait_for(port, path, process, log_path, limit=120):
-    deadline = time.monotonic() + limit
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            sys.stderr.write(log_path.read_text(encoding="utf-8", errors="replace"))
-            fail(f"the server on port {port} exited")
-        try:
-            response, _ = fetch(port, "GET", path, base_headers(port))
-            if response.status == 200:
-                return
-        except OSError:
-            pass
-        time.sleep(0.25)
-    fail(f"the server on port {port} did not answer within {limit} s")
 
 
 if __name__ == "__main__":

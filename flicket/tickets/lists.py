@@ -420,6 +420,20 @@ def _load_role_groups(dbsession, rows):
         set_committed_value(user, "groups", groups[user_id])
 
 
+def _rows(dbsession, filters, *, scope, user_id, sort, search, limit, offset=0):
+    statement = list_statement(
+        filters,
+        scope=scope,
+        user_id=user_id,
+        sort=sort,
+        dialect=_dialect(dbsession),
+        search=search,
+        limit=limit,
+        offset=offset,
+    )
+    return [TicketRow(*row) for row in dbsession.execute(statement)]
+
+
 def fetch_page(dbsession, filters, *, scope, user_id, sort, page, per_page, search):
     """One page of ``TicketRow``; a page past the end shows the last page. ``search``:
     ``flicket.tickets.search.searcher`` of the request."""
@@ -429,31 +443,22 @@ def fetch_page(dbsession, filters, *, scope, user_id, sort, page, per_page, sear
     page = min(max(page, 1), pages)
     rows = []
     if total:
-        statement = list_statement(
+        rows = _rows(
+            dbsession,
             filters,
             scope=scope,
             user_id=user_id,
             sort=sort,
-            dialect=_dialect(dbsession),
             search=search,
             limit=per_page,
             offset=(page - 1) * per_page,
         )
-        result = dbsession.execute(statement)
-        rows = [TicketRow(*row) for row in result]
         _load_role_groups(dbsession, rows)
     return Page(rows, page, per_page, total)
 
 
 def fetch_rows(dbsession, filters, *, scope, user_id, sort, limit, search):
     """Up to ``limit`` ``TicketRow`` (the CSV export)."""
-    statement = list_statement(
-        filters,
-        scope=scope,
-        user_id=user_id,
-        sort=sort,
-        dialect=_dialect(dbsession),
-        search=search,
-        limit=limit,
+    return _rows(
+        dbsession, filters, scope=scope, user_id=user_id, sort=sort, search=search, limit=limit
     )
-    return [TicketRow(*row) for row in dbsession.execute(statement)]
