@@ -38,6 +38,7 @@ from flicket.install import (
     upgrade_database,
 )
 from flicket.settings import load as load_settings
+from flicket.tickets import search
 from tests.conftest import empty_database, login
 from tests.databases import create_database, drop_database, server_admin_engine
 
@@ -61,10 +62,6 @@ LEGACY_TABLES = (
 
 
 # -- the scratch database -------------------------------------------------------------------
-
-
-
-
 
 
 @pytest.fixture(scope="session")
@@ -910,3 +907,47 @@ def test_adopted_database_downgrades_to_flicket_schema_keeping_rows(scratch_engi
     del columns["alembic_version"]
     assert columns == legacy_columns
     assert dump(scratch_engine, legacy_columns) == before
+
+
+def test_upgrade_counts_and_indexes_the_tickets_already_there(scratch_engine):
+    """Migrations 0004 and 0005 on a database with tickets: the stored reply counts and
+    hours are computed, and the search index holds the existing titles, texts and replies."""
+    with scratch_engine.begin() as conn:
+        command.upgrade(alembic_config(conn), "0003_ticket_indexes")
+    with scratch_engine.begin() as conn:
+        conn.execute(sa.text("INSERT INTO flicket_users (id, username) VALUES (1, 'old')"))
+        conn.execute(
+            sa.text(
+                "INSERT INTO flicket_topic (id, title, content, started_id, hours) VALUES "
+                "(1, 'Zebra crossing', 'Repaint it.', 1, 1.50), "
+                "(2, 'Quiet ticket', 'Nothing here.', 1, 0)"
+            )
+        )
+        conn.execute(
+            sa.text(
+                "INSERT INTO flicket_post (id, ticket_id, content, user_id, hours) VALUES "
+                "(1, 1, 'Paint ordered.', 1, 0.25), (2, 1, 'Yellow paint arrived.', 1, 1)"
+            )
+        )
+    with scratch_engine.begin() as conn:
+        command.upgrade(alembic_config(conn), "head")
+    with scratch_engine.connect() as conn:
+        stored = conn.execute(
+            sa.select(
+                models.Ticket.id, models.Ticket.reply_count, models.Ticket.total_hours
+            ).order_by(models.Ticket.id)
+        ).all()
+        assert [(i, n, Decimal(str(h)).quantize(Decimal("0.01"))) for i, n, h in stored] == [
+            (1, 2, Decimal("2.75")),
+            (2, 0, Decimal("0.00")),
+        ]
+        assert search.index_available(conn)
+
+        def found(text):
+            condition = search.text_matches(text, conn)
+            return list(conn.scalars(sa.select(models.Ticket.id).where(condition)))
+
+        assert found("zebra") == [1]
+        assert found("yellow") == [1]
+        assert found("nothing") == [2]
+        assert found("paint repaint") == [1]
