@@ -206,3 +206,24 @@ def test_words_are_runs_of_letters_and_digits():
     assert search.words("%_*\"'") == []
     assert search.words("Café résumé") == ["café", "résumé"]
     assert len(search.words(" ".join(f"w{n}" for n in range(50)))) == search.MAX_WORDS
+
+
+def test_a_sqlite_database_without_the_fts_tables_falls_back_to_substrings(tmp_path):
+    """A SQLite built without FTS5 gets no FTS tables from migration 0005: the search then
+    matches substrings, with the same rules for words."""
+    engine = sa.create_engine(f"sqlite:///{tmp_path / 'no-fts.sqlite'}")
+    Ticket.metadata.create_all(engine)
+    try:
+        with engine.begin() as conn:
+            assert not search.index_available(conn)
+            conn.execute(sa.insert(Ticket).values(id=1, title="Blueprint scanner"))
+            conn.execute(sa.insert(Ticket).values(id=2, title="Printer"))
+            condition = search.text_matches("print", conn)
+            assert "LIKE" in str(condition.compile(conn))
+            assert sorted(conn.scalars(sa.select(Ticket.id).where(condition))) == [1, 2]
+            assert (
+                list(conn.scalars(sa.select(Ticket.id).where(search.text_matches("%", conn))))
+                == []
+            )
+    finally:
+        engine.dispose()
