@@ -6,9 +6,10 @@ shows: creator, assignee, status, priority, category with its department, and th
 reply count and total hours. Every filter is a condition on ``flicket_topic``'s own
 (indexed) columns, names being turned into ids by subqueries, so the count and the choice
 of the page's ids read one table through its indexes; a derived table picks the page's
-ticket ids first and only those rows are joined to what the cards show. A list page
-therefore runs the same statements whatever its size: one count, one page of rows, and one
-for the role groups of the users named on it (see ``fetch_page``). The text filter is the
+ticket ids (with a window count of all the matches) first and only those rows are joined to
+what the cards show. A list page therefore runs the same statements whatever its size: one
+for the page of rows and the count, and one for the role groups of the users named on it
+(see ``fetch_page``). The text filter is the
 database's full-text index (``flicket.tickets.search``).
 
 Rules kept here, in one place:
@@ -337,10 +338,14 @@ def sort_joins(statement, sort, creator, assignee):
 
 def _page_of_ids(filters, *, scope, user_id, sort, dialect, search, limit, offset):
     """The ids of one page, as a derived table: filtered, sorted and cut on the ticket
-    table's indexes, joining only what a name sort needs."""
+    table's indexes, joining only what a name sort needs. Each row also carries the number
+    of tickets the filters match (a window count, computed in the same pass as the page,
+    so the filters, a text search above all, are evaluated once)."""
     creator = aliased(User, name="page_creator")
     assignee = aliased(User, name="page_assignee")
-    statement = sa.select(Ticket.id.label("id")).select_from(Ticket)
+    statement = sa.select(
+        Ticket.id.label("id"), sa.func.count().over().label("total")
+    ).select_from(Ticket)
     statement = sort_joins(statement, sort, creator, assignee)
     order = sort_order(sort, dialect, creator=creator, assignee=assignee)
     statement = _where(statement, filters, scope, user_id, search).order_by(*order)
@@ -358,8 +363,8 @@ def list_statement(
     limit,
     offset=0,
 ):
-    """One SELECT of (ticket, reply count, total hours) for ``limit`` tickets from
-    ``offset``, with everything a card shows loaded by the same statement."""
+    """One SELECT of (ticket, reply count, total hours, tickets matched) for ``limit``
+    tickets from ``offset``, with everything a card shows loaded by the same statement."""
     page = _page_of_ids(
         filters,
         scope=scope,
@@ -374,7 +379,7 @@ def list_statement(
     assignee = aliased(User, name="assignee")
     statement = (
         join_filter_tables(
-            sa.select(Ticket, Ticket.reply_count, Ticket.total_hours)
+            sa.select(Ticket, Ticket.reply_count, Ticket.total_hours, page.c.total)
             .select_from(Ticket)
             .join(page, page.c.id == Ticket.id)
         )
@@ -421,6 +426,7 @@ def _load_role_groups(dbsession, rows):
 
 
 def _rows(dbsession, filters, *, scope, user_id, sort, search, limit, offset=0):
+    """(``TicketRow`` list, number of tickets the filters match; 0 when no row came)."""
     statement = list_statement(
         filters,
         scope=scope,
@@ -431,34 +437,39 @@ def _rows(dbsession, filters, *, scope, user_id, sort, search, limit, offset=0):
         limit=limit,
         offset=offset,
     )
-    return [TicketRow(*row) for row in dbsession.execute(statement)]
+    result = dbsession.execute(statement).all()
+    rows = [TicketRow(ticket, replies, hours) for ticket, replies, hours, _total in result]
+    return rows, (result[0][3] if result else 0)
 
 
 def fetch_page(dbsession, filters, *, scope, user_id, sort, page, per_page, search):
     """One page of ``TicketRow``; a page past the end shows the last page. ``search``:
-    ``flicket.tickets.search.searcher`` of the request."""
-    count = count_statement(filters, scope=scope, user_id=user_id, search=search)
-    total = dbsession.scalar(count) or 0
-    pages = max(1, math.ceil(total / per_page))
-    page = min(max(page, 1), pages)
-    rows = []
-    if total:
-        rows = _rows(
-            dbsession,
-            filters,
-            scope=scope,
-            user_id=user_id,
-            sort=sort,
-            search=search,
-            limit=per_page,
-            offset=(page - 1) * per_page,
-        )
-        _load_role_groups(dbsession, rows)
+    ``flicket.tickets.search.searcher`` of the request. One statement gives the page and
+    the count; only a page past the end costs a count and a second page query."""
+    page = max(page, 1)
+    query = {"scope": scope, "user_id": user_id, "search": search}
+    rows, total = _rows(
+        dbsession, filters, sort=sort, limit=per_page, offset=(page - 1) * per_page, **query
+    )
+    if not rows and page > 1:
+        total = dbsession.scalar(count_statement(filters, **query)) or 0
+        page = max(1, math.ceil(total / per_page))
+        if total:
+            rows, total = _rows(
+                dbsession,
+                filters,
+                sort=sort,
+                limit=per_page,
+                offset=(page - 1) * per_page,
+                **query,
+            )
+    _load_role_groups(dbsession, rows)
     return Page(rows, page, per_page, total)
 
 
 def fetch_rows(dbsession, filters, *, scope, user_id, sort, limit, search):
     """Up to ``limit`` ``TicketRow`` (the CSV export)."""
-    return _rows(
+    rows, _total = _rows(
         dbsession, filters, scope=scope, user_id=user_id, sort=sort, search=search, limit=limit
     )
+    return rows
