@@ -267,6 +267,13 @@ def choose_subjects(database_url):
                 )
             ).one()
             category_id = conn.scalar(sa.text("SELECT MIN(id) FROM flicket_category"))
+            listed = conn.scalar(
+                sa.text(
+                    "SELECT COUNT(*) FROM flicket_topic t "
+                    "LEFT JOIN flicket_status s ON s.id = t.status_id "
+                    "WHERE s.status IS NULL OR s.status <> 'Closed'"
+                )
+            )
             view_replies = conn.scalar(
                 sa.text("SELECT COUNT(*) FROM flicket_post WHERE ticket_id = :id"),
                 {"id": view_ticket},
@@ -281,6 +288,8 @@ def choose_subjects(database_url):
         "department": department,
         "status": status,
         "category_id": category_id,
+        # The last page of the default list (the tickets that are not Closed).
+        "last_page": max(1, -(-listed // 50)),
         # flicket-populate writes it in some agents' replies ("...was misconfigured...").
         "word": "misconfigured",
     }
@@ -310,8 +319,8 @@ def endpoints(subjects, tickets):
         "category_id": s["category_id"],
         "ticket_priority_id": 1,
     }
-    # A page near the end of the default list, to show that later pages cost the same.
-    last_page = max(1, tickets // 50 // 5)
+    # The last page of the default list (50 a page): later pages cost the same.
+    last_page = s["last_page"]
     return [
         Endpoint("ticket list", "/tickets/", target=HALF),
         Endpoint("list by replies", "/tickets/?sort=replies_desc", target=HALF),
