@@ -207,7 +207,7 @@ def list_tickets(request):
     filters = _ticket_filters(request)
     statement = sa.select(Ticket)
     if filters["status"]:
-        statement = statement.where(status_is(filters["status"]))
+        statement = statement.where(status_is(request.tickets.statuses(), filters["status"]))
     if filters["department"]:
         statement = statement.where(in_department(filters["department"]))
     if filters["category"]:

@@ -57,7 +57,7 @@ FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 def _filters(request):
     filters = TicketFilters.from_params(request.GET)
-    filters.resolve_user(request.tickets)
+    filters.resolve(request.tickets)
     return filters
 
 
