@@ -6,7 +6,7 @@ from pyramid.paster import get_appsettings, setup_logging
 
 from flicket import models
 from flicket.db import get_engine
-from flicket.install import compare_type
+from flicket.install import compare_type, include_object
 from flicket.settings import database_url
 
 config = context.config
@@ -19,6 +19,7 @@ def run_migrations(connection):
         target_metadata=target_metadata,
         render_as_batch=connection.dialect.name == "sqlite",
         compare_type=compare_type,
+        include_object=include_object,
     )
     with context.begin_transaction():
         context.run_migrations()

@@ -38,7 +38,6 @@ import random
 import re
 import secrets
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
@@ -50,6 +49,8 @@ from collections import Counter, defaultdict
 from decimal import Decimal
 from pathlib import Path
 from urllib.parse import urlencode
+
+from serving import free_port, percentile, tool, wait_for_server, write_ini
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
@@ -101,44 +102,10 @@ def parse_args(argv):
 # -- set-up ---------------------------------------------------------------------------------
 
 
-def free_port():
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-#: Clients here write far faster than people: the per-user business limits (VAL-3) would
-#: answer 429 and stop measuring the server, so the load test lifts them.
-LIFTED_LIMITS = "".join(
-    f"flicket.limits.{name} = 1000000\n"
-    for name in ("tickets_per_hour", "replies_per_minute", "uploads_per_day", "upload_mib_per_day")
-)
-
-
-def write_ini(workdir, port, threads):
-    text = (ROOT / "production.ini").read_text(encoding="utf-8")
-    text = text.replace("[app:main]\n", "[app:main]\n" + LIFTED_LIMITS, 1)
-    text, listen = re.subn(r"(?m)^listen = .*$", f"listen = 127.0.0.1:{port}", text)
-    text, thread_lines = re.subn(r"(?m)^threads = .*$", f"threads = {threads}", text)
-    if listen != 1 or thread_lines != 1:
-        raise SystemExit("loadtest: production.ini has no single listen/threads line")
-    ini = workdir / "production.ini"
-    ini.write_text(text, encoding="utf-8")
-    return ini
-
-
-def tool(name):
-    """A console script of this Python's environment (flicket-setup, pserve)."""
-    path = Path(sys.executable).parent / name
-    if not path.exists():
-        raise SystemExit(f"loadtest: {path} not found; install Flicket (pip install -e .)")
-    return str(path)
-
-
 def run_setup(ini, env):
     result = subprocess.run(  # noqa: S603 - our own flicket-setup
         [
-            tool("flicket-setup"),
+            tool("flicket-setup", "loadtest"),
             str(ini),
             "--no-input",
             "--admin-email",
@@ -264,25 +231,6 @@ WORDS = (
     "calendar meeting room heating light door lift badge parking coffee window desk chair "
     "phone headset licence update backup server folder share invoice report"
 ).split()
-
-
-def wait_for_server(port, process, log_path, limit=60):
-    deadline = time.monotonic() + limit
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            sys.stderr.write(log_path.read_text(encoding="utf-8", errors="replace"))
-            raise SystemExit("loadtest: pserve exited")
-        try:
-            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
-            conn.request("GET", "/login", headers={"X-Forwarded-Proto": "https"})
-            status = conn.getresponse().status
-            conn.close()
-            if status == 200:
-                return
-        except OSError:
-            pass
-        time.sleep(0.25)
-    raise SystemExit(f"loadtest: the server did not answer within {limit} s")
 
 
 # -- the clients ----------------------------------------------------------------------------
@@ -515,11 +463,6 @@ def rows_found(database_url, run_id):
     return found
 
 
-def percentile(values, fraction):
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(fraction * (len(ordered) - 1))))]
-
-
 def report(stats, elapsed, logins, found, args, database_kind):
     kinds = list(ONCE) + list(MIX)
     total = sum(sum(stats.statuses[k].values()) for k in MIX)
@@ -619,7 +562,7 @@ def main(argv=None):
     database_url = args.database_url or f"sqlite:///{workdir / 'loadtest.sqlite'}"
     database_kind = database_url.split(":", 1)[0].split("+", 1)[0]
     port = free_port()
-    ini = write_ini(workdir, port, args.threads)
+    ini = write_ini(workdir, port, args.threads, "loadtest")
     env = dict(os.environ)
     env.update(
         FLICKET_DATABASE_URL=database_url,
@@ -641,13 +584,13 @@ def main(argv=None):
         )
         with open(log_path, "wb") as log:
             process = subprocess.Popen(  # noqa: S603 - our own pserve, on loopback
-                [tool("pserve"), str(ini)],
+                [tool("pserve", "loadtest"), str(ini)],
                 cwd=workdir,
                 env=env,
                 stdout=log,
                 stderr=subprocess.STDOUT,
             )
-        wait_for_server(port, process, log_path)
+        wait_for_server(port, process, log_path, "loadtest")
 
         stats = Stats()
         failures = []

@@ -159,7 +159,14 @@ def english(message):
 
 def label(name):
     """A seeded status or priority name in the current language (see ``VOCABULARY``)."""
-    return translate(VOCABULARY.get(name, name))
+    localizer = current_localizer()
+    key = (localizer.locale_name, name)
+    shown = _labels.get(key)
+    if shown is None:
+        shown = translate(VOCABULARY.get(name, name), localizer)
+        if len(_labels) < TEMPLATE_CACHE_SIZE:
+            _labels[key] = shown
+    return shown
 
 
 def console_locale(environ=None):
@@ -194,10 +201,27 @@ def flash(request, message, kind="info"):
 
 
 # -- Jinja2: gettext for templates, Babel formats ---------------------------------------------
+#
+# A list page calls these hundreds of times. Translations and formats depend only on the
+# language and the value (the catalogues are compiled when the application starts), so
+# they are remembered per process: template texts, seeded names, dates and small numbers
+# are few. Nothing a person can change is kept here.
+
+#: Entries each cache keeps at most (a bound on memory, never reached by template texts).
+TEMPLATE_CACHE_SIZE = 20000
+_translations = {}
+_labels = {}
 
 
 def gettext(message):
-    return current_localizer().translate(message, domain=DOMAIN)
+    localizer = current_localizer()
+    key = (localizer.locale_name, message)
+    translated = _translations.get(key)
+    if translated is None:
+        translated = localizer.translate(message, domain=DOMAIN)
+        if len(_translations) < TEMPLATE_CACHE_SIZE:
+            _translations[key] = translated
+    return translated
 
 
 def ngettext(singular, plural, n):
@@ -230,7 +254,12 @@ def format_datetime(value):
     ``28 nov. 2026, 17:05``): the language's medium date, 24-hour time, joined its way."""
     if value is None:
         return ""
-    locale = current_locale()
+    return _datetime_text(current_localizer().locale_name, value.replace(second=0, microsecond=0))
+
+
+@functools.lru_cache(maxsize=TEMPLATE_CACHE_SIZE)
+def _datetime_text(locale_name, value):
+    locale = _babel_locale(locale_name)
     day = dates.format_skeleton("yMMMd", value, locale=locale)
     time = dates.format_skeleton("Hm", value, locale=locale)
     return locale.datetime_formats["medium"].replace("{1}", day).replace("{0}", time)
@@ -241,19 +270,35 @@ def format_date(value, skeleton="yMMMd"):
         return ""
     if isinstance(value, datetime.datetime):
         value = value.date()
-    return dates.format_skeleton(skeleton, value, locale=current_locale())
+    return _date_text(current_localizer().locale_name, value, skeleton)
+
+
+@functools.lru_cache(maxsize=TEMPLATE_CACHE_SIZE)
+def _date_text(locale_name, value, skeleton):
+    return dates.format_skeleton(skeleton, value, locale=_babel_locale(locale_name))
 
 
 def format_number(value):
     """A whole or decimal number with the language's separators (``1 234,5`` in French)."""
-    return numbers.format_decimal(value or 0, locale=current_locale())
+    value = value or 0
+    if type(value) is int:  # counts: remembered (1.5 and 1.50 would share a cache entry)
+        return _number_text(current_localizer().locale_name, value)
+    return numbers.format_decimal(value, locale=current_locale())
+
+
+@functools.lru_cache(maxsize=TEMPLATE_CACHE_SIZE)
+def _number_text(locale_name, value):
+    return numbers.format_decimal(value, locale=_babel_locale(locale_name))
 
 
 def format_hours(value):
     """Hours with two decimals (``1.50`` / ``1,50``)."""
-    return numbers.format_decimal(
-        decimal.Decimal(str(value or 0)), format="#,##0.00", locale=current_locale()
-    )
+    return _hours_text(current_localizer().locale_name, decimal.Decimal(str(value or 0)))
+
+
+@functools.lru_cache(maxsize=TEMPLATE_CACHE_SIZE)
+def _hours_text(locale_name, value):
+    return numbers.format_decimal(value, format="#,##0.00", locale=_babel_locale(locale_name))
 
 
 def html_lang():

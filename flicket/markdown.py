@@ -5,6 +5,8 @@ Raw HTML in the source is passed through Markdown and then cleaned, so harmless 
 than http, https and mailto never reach a page. The live preview uses this same function.
 """
 
+import threading
+
 import markdown as md
 import nh3
 from markupsafe import Markup, escape
@@ -70,6 +72,17 @@ EXTENSIONS = ["fenced_code", "tables", "sane_lists"]
 #: More "[" than any real post uses for links and images (see render_markdown).
 MAX_LINK_BRACKETS = 200
 
+#: One converter per thread, reset before each text: building one (its extensions, parsers
+#: and patterns) costs more than converting a reply, and a ticket page converts dozens.
+_converters = threading.local()
+
+
+def _converter():
+    converter = getattr(_converters, "markdown", None)
+    if converter is None:
+        converter = _converters.markdown = md.Markdown(extensions=EXTENSIONS, output_format="html")
+    return converter.reset()
+
 
 def render_markdown(text):
     """Sanitised HTML for the Markdown ``text`` (safe to insert into a page); never raises."""
@@ -81,10 +94,12 @@ def render_markdown(text):
         # past a budget no real post needs, brackets become plain characters.
         text = text.replace("[", "&#91;")
     try:
-        html = md.markdown(text, extensions=EXTENSIONS, output_format="html")
+        html = _converter().convert(text)
     except RecursionError:
         # Python-Markdown recurses once per nesting level: a few hundred "- - - …" in one
-        # post would otherwise break every page that shows it. Show the text as it is.
+        # post would otherwise break every page that shows it. Show the text as it is
+        # (and build a fresh converter next time: this one stopped half-way).
+        _converters.markdown = None
         html = f"<p>{escape(text)}</p>"
     clean = nh3.clean(
         html,

@@ -6,13 +6,17 @@ Flicket's GET URLs are kept so old links and bookmarks still land; state changes
 from pyramid.security import NO_PERMISSION_REQUIRED
 
 
-def public_url(request, route_name, *elements, **kw):
-    """An absolute URL for mail and API links: from the configured ``base_url`` when set,
-    else from the request's own host."""
+def public_base(request):
+    """What absolute links start with: the configured ``base_url`` when set, else the
+    request's own host."""
     config = request.flicket_config
     base = (config.base_url or "").strip().rstrip("/") if config else ""
-    path = request.route_path(route_name, *elements, **kw)
-    return (base or request.application_url.rstrip("/")) + path
+    return base or request.application_url.rstrip("/")
+
+
+def public_url(request, route_name, *elements, **kw):
+    """An absolute URL for mail and API links (see ``public_base``)."""
+    return public_base(request) + request.route_path(route_name, *elements, **kw)
 
 
 def includeme(config):

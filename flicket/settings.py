@@ -63,6 +63,9 @@ DEFAULTS = {
     "flicket.limits.upload_mib_per_day": 500,
     "flicket.limits.subscribers_per_ticket": 100,
     "flicket.api.token_lifetime": 36000,
+    # The ticket search uses the database's full-text index (migration 0005); false: the
+    # substring fallback everywhere.
+    "flicket.search.fulltext": True,
     "flicket.bcrypt_rounds": 12,
     "flicket.password_min_length": 12,
     "flicket.hsts": False,

@@ -52,6 +52,7 @@ def make_ticket(
         category=category(dbsession, department, category_name),
         assigned=assigned,
         hours=Decimal(hours),
+        total_hours=Decimal(hours),
     )
     dbsession.add(ticket)
     dbsession.flush()
@@ -65,5 +66,8 @@ def make_post(dbsession, ticket, author, content="Have you tried turning it off?
     post = Post(ticket=ticket, user=author, content=content, date_added=clock.utcnow(),
                 hours=Decimal(hours))
     dbsession.add(post)
+    # The stored counters, as the ticket service keeps them.
+    ticket.reply_count = (ticket.reply_count or 0) + 1
+    ticket.total_hours = (ticket.total_hours or 0) + Decimal(hours)
     dbsession.flush()
     return post

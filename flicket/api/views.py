@@ -22,13 +22,12 @@ from flicket.departments.services import DepartmentError
 from flicket.params import parse_id
 from flicket.permissions import Permission as P
 from flicket.tickets.lists import (
-    MAX_SEARCH,
-    content_matches,
-    join_filter_tables,
+    in_category,
+    in_department,
     parse_sort,
-    reply_count,
+    sort_joins,
     sort_order,
-    total_hours,
+    status_is,
 )
 from flicket.tickets.models import (
     Action,
@@ -41,6 +40,7 @@ from flicket.tickets.models import (
     Upload,
 )
 from flicket.tickets.resources import TicketResource
+from flicket.tickets.search import MAX_SEARCH, searcher
 from flicket.tickets.services import LimitReached, TicketError
 
 API = {"renderer": "json", "permission": P.VIEW}
@@ -192,7 +192,7 @@ def _ticket_filters(request):
         name: _query_text(request, name, 128)
         for name in ("status", "department", "category", "sort")
     }
-    # A text longer than any ticket field matches nothing (``content_matches``).
+    # A text longer than any ticket field matches nothing (``text_matches``).
     filters["q"] = _query_text(request, "q", MAX_SEARCH + 1)
     filters["assigned_id"] = _query_int(request, "assigned_id")
     filters["started_id"] = _query_int(request, "started_id")
@@ -205,34 +205,28 @@ def _ticket_filters(request):
 @view_config(route_name="api_tickets_page", request_method="GET", **API)
 def list_tickets(request):
     filters = _ticket_filters(request)
-    statement = join_filter_tables(sa.select(Ticket))
+    statement = sa.select(Ticket)
     if filters["status"]:
-        statement = statement.where(Status.status == filters["status"])
+        statement = statement.where(status_is(request.tickets.statuses(), filters["status"]))
     if filters["department"]:
-        statement = statement.where(Department.department == filters["department"])
+        statement = statement.where(in_department(filters["department"]))
     if filters["category"]:
-        statement = statement.where(Category.category == filters["category"])
+        statement = statement.where(in_category(filters["category"]))
     if filters["assigned_id"] is not None:
         statement = statement.where(Ticket.assigned_id == filters["assigned_id"])
     if filters["started_id"] is not None:
         statement = statement.where(Ticket.started_id == filters["started_id"])
     if filters["q"]:
-        statement = statement.where(content_matches(filters["q"]))
+        statement = statement.where(searcher(request)(filters["q"]))
     if filters["sort"]:
-        base = filters["sort"].removesuffix("_desc")
         creator, assignee = sa.orm.aliased(User), sa.orm.aliased(User)
-        if base == "addedby":
-            statement = statement.outerjoin(creator, Ticket.started_id == creator.id)
-        if base == "assigned":
-            statement = statement.outerjoin(assignee, Ticket.assigned_id == assignee.id)
+        statement = sort_joins(statement, filters["sort"], creator, assignee)
         statement = statement.order_by(
             *sort_order(
                 filters["sort"],
                 request.dbsession.get_bind().dialect.name,
                 creator=creator,
                 assignee=assignee,
-                replies=reply_count(),
-                hours=total_hours(),
             )
         )
     else:

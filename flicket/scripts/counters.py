@@ -4,12 +4,16 @@ stored counters from the tickets.
 - ``total_posts`` = tickets the user created + replies the user wrote;
 - ``total_assigned`` = tickets currently assigned to the user.
 
-Both are counted with grouped SQL; only rows whose value differs are written, and the new
-value is computed again inside the UPDATE, so a ticket created meanwhile is not lost.
+``flicket-update-user-posts`` also repairs what each ticket stores about its replies:
+``reply_count`` (its replies) and ``total_hours`` (its hours plus its replies' hours).
+
+All are counted with grouped SQL; only rows whose value differs are written, and the new
+value is computed again inside the UPDATE, so a reply written meanwhile is not lost.
 ``flicket-populate`` uses the same functions.
 """
 
 import sys
+from decimal import Decimal
 
 import sqlalchemy as sa
 
@@ -110,6 +114,75 @@ def recompute(conn, column, dry_run=False):
     return changed
 
 
+def _ticket_truth():
+    """Per-ticket replies and reply hours, as a derived table."""
+    return (
+        sa.select(
+            Post.ticket_id.label("ticket_id"),
+            sa.func.count(Post.id).label("replies"),
+            sa.func.coalesce(sa.func.sum(Post.hours), 0).label("hours"),
+        )
+        .group_by(Post.ticket_id)
+        .subquery("replies")
+    )
+
+
+def ticket_differences(conn):
+    """``[(ticket id, stored replies, true replies, stored hours, true hours)]`` for the
+    tickets whose stored reply count or total hours is wrong, by id."""
+    truth = _ticket_truth()
+    replies = sa.func.coalesce(truth.c.replies, 0)
+    hours = sa.func.coalesce(Ticket.hours, 0) + sa.func.coalesce(truth.c.hours, 0)
+    return conn.execute(
+        sa.select(Ticket.id, Ticket.reply_count, replies, Ticket.total_hours, hours)
+        .outerjoin(truth, truth.c.ticket_id == Ticket.id)
+        .where(
+            sa.or_(
+                Ticket.reply_count.is_(None),
+                Ticket.reply_count != replies,
+                Ticket.total_hours.is_(None),
+                # SQLite adds NUMERIC hours as floats: compare them at two decimals.
+                sa.func.round(Ticket.total_hours, 2) != sa.func.round(hours, 2),
+            )
+        )
+        .order_by(Ticket.id)
+    ).all()
+
+
+def fix_tickets(conn, ticket_ids):
+    """Write the true reply count and total hours of ``ticket_ids``, computed inside the
+    UPDATE."""
+    replies = (
+        sa.select(sa.func.count(Post.id)).where(Post.ticket_id == Ticket.id).scalar_subquery()
+    )
+    reply_hours = (
+        sa.select(sa.func.coalesce(sa.func.sum(Post.hours), 0))
+        .where(Post.ticket_id == Ticket.id)
+        .scalar_subquery()
+    )
+    ticket_ids = list(ticket_ids)
+    for start in range(0, len(ticket_ids), UPDATE_CHUNK):
+        conn.execute(
+            sa.update(Ticket)
+            .where(Ticket.id.in_(ticket_ids[start : start + UPDATE_CHUNK]))
+            .values(
+                reply_count=replies, total_hours=sa.func.coalesce(Ticket.hours, 0) + reply_hours
+            )
+            .execution_options(synchronize_session=False)
+        )
+
+
+def recompute_tickets(conn, dry_run=False):
+    changed = ticket_differences(conn)
+    if changed and not dry_run:
+        fix_tickets(conn, [row[0] for row in changed])
+    return changed
+
+
+def _hours(value):
+    return f"{Decimal(str(value or 0)):.2f}"
+
+
 def _shown(value):
     return "NULL" if value is None else str(value)
 
@@ -122,10 +195,33 @@ def run(args, out=print, column="total_posts"):
             session = request.dbsession
             total = session.scalar(sa.select(sa.func.count(User.id)))
             changed = recompute(session, column, dry_run=args.dry_run)
+            if column == "total_posts":
+                tickets = session.scalar(sa.select(sa.func.count(Ticket.id)))
+                changed_tickets = recompute_tickets(session, dry_run=args.dry_run)
     for _user_id, username, old, new in changed:
         out(f"{username}: {_shown(old)} → {new}")
-    users = pluralize("${count} user", "${count} users", total)
-    changed_users = pluralize("${count} user", "${count} users", len(changed))
+    _summary(out, args, column, changed, total, ("${count} user", "${count} users"))
+    if column == "total_posts":
+        for ticket_id, old_replies, new_replies, old_hours, new_hours in changed_tickets:
+            out(
+                f"ticket {ticket_id}: reply_count {_shown(old_replies)} → {new_replies}, "
+                f"total_hours {_hours(old_hours)} → {_hours(new_hours)}"
+            )
+        _summary(
+            out,
+            args,
+            "reply_count, total_hours",
+            changed_tickets,
+            tickets,
+            ("${count} ticket", "${count} tickets"),
+        )
+    return changed
+
+
+def _summary(out, args, column, changed, total, forms):
+    """``column: updated 2 users of 3 users.`` and the like."""
+    everything = pluralize(*forms, total)
+    changed_ones = pluralize(*forms, len(changed))
     if not changed:
         message = _("${column}: all ${users} already correct.")
     elif args.dry_run:
@@ -134,8 +230,7 @@ def run(args, out=print, column="total_posts"):
         )
     else:
         message = _("${column}: updated ${changed} of ${users}.")
-    out(say(message % {"column": column, "changed": changed_users, "users": users}))
-    return changed
+    out(say(message % {"column": column, "changed": changed_ones, "users": everything}))
 
 
 def _parser(column):
@@ -143,7 +238,12 @@ def _parser(column):
     parser = make_parser(
         prog,
         f"Recompute every user's {column} ({counts}) from the tickets, write the values "
-        "that differ and print them as 'username: old → new'.",
+        "that differ and print them as 'username: old → new'."
+        + (
+            " It also repairs each ticket's stored reply_count and total_hours."
+            if column == "total_posts"
+            else ""
+        ),
     )
     parser.add_argument(
         "--dry-run", action="store_true", help="show what would change; write nothing"

@@ -2,9 +2,9 @@
 
 Totals of the open work, the open high-priority tickets, and one chart per department of
 its tickets by status. The page runs a fixed number of queries whatever the number of
-tickets or departments: the statuses, one grouped count (department x status, which also
-gives every total), and one query for the high-priority list with its reply counts and
-reply hours computed in the same statement. The charts are SVG drawn by the template from
+tickets or departments: the statuses, one grouped count (category x status x priority,
+read from an index alone, which gives every total) and one query for the high-priority list
+with the stored reply counts and hours. The charts are SVG drawn by the template from
 numbers computed here: no JavaScript, and every name goes through Jinja's autoescape.
 """
 
@@ -18,7 +18,7 @@ from sqlalchemy.orm import contains_eager, defer, joinedload, raiseload
 from flicket.departments.models import Category, Department
 from flicket.i18n import _
 from flicket.permissions import Permission
-from flicket.tickets.models import Post, Priority, Status, Ticket
+from flicket.tickets.models import Priority, Status, Ticket
 from flicket.tickets.services import CLOSED, IN_WORK
 
 AWAITING_INFORMATION = "Awaiting Information"
@@ -94,25 +94,33 @@ class Dashboard:
         self.db = request.dbsession
 
     def counts(self):
-        """Rows of (department id, department name, status id, tickets, unassigned, high)."""
-        # Constants inline, not bound: no database has to guess a parameter's type in SUM().
-        one, zero = sa.literal_column("1"), sa.literal_column("0")
-        unassigned = sa.case((Ticket.assigned_id.is_(None), one), else_=zero)
-        high = sa.case((Priority.priority == HIGH, one), else_=zero)
+        """Rows of (department id, department name, status id, priority name, tickets,
+        assigned tickets): one count grouped by category, status and priority, read from the
+        (category_id, status_id, ticket_priority_id, assigned_id) index alone, then named."""
+        grouped = (
+            sa.select(
+                Ticket.category_id,
+                Ticket.status_id,
+                Ticket.ticket_priority_id,
+                sa.func.count().label("tickets"),
+                sa.func.count(Ticket.assigned_id).label("assigned"),
+            )
+            .group_by(Ticket.category_id, Ticket.status_id, Ticket.ticket_priority_id)
+            .subquery("grouped")
+        )
         return self.db.execute(
             sa.select(
                 Department.id,
                 Department.department,
-                Ticket.status_id,
-                sa.func.count(Ticket.id),
-                sa.func.sum(unassigned),
-                sa.func.sum(high),
+                grouped.c.status_id,
+                Priority.priority,
+                grouped.c.tickets,
+                grouped.c.assigned,
             )
-            .select_from(Ticket)
-            .outerjoin(Category, Ticket.category_id == Category.id)
+            .select_from(grouped)
+            .outerjoin(Category, grouped.c.category_id == Category.id)
             .outerjoin(Department, Category.department_id == Department.id)
-            .outerjoin(Priority, Ticket.ticket_priority_id == Priority.id)
-            .group_by(Department.id, Department.department, Ticket.status_id)
+            .outerjoin(Priority, grouped.c.ticket_priority_id == Priority.id)
         ).all()
 
     def summary(self, statuses):
@@ -120,13 +128,14 @@ class Dashboard:
         names = {status.id: status.status for status in statuses}
         totals = Totals()
         by_department = {}
-        for department_id, department_name, status_id, count, unassigned, high in self.counts():
-            count, unassigned, high = int(count), _as_int(unassigned), _as_int(high)
+        for department_id, department_name, status_id, priority, count, assigned in self.counts():
+            count, assigned = int(count), int(assigned)
             name = names.get(status_id)
             if name != CLOSED:
                 totals.open += count
-                totals.unassigned_open += unassigned
-                totals.high_priority_open += high
+                totals.unassigned_open += count - assigned
+                if priority == HIGH:
+                    totals.high_priority_open += count
             if name == IN_WORK:
                 totals.in_work += count
             elif name == AWAITING_INFORMATION:
@@ -165,20 +174,8 @@ class Dashboard:
 
     def high_priority(self, limit=HIGH_PRIORITY_LIMIT):
         """Open high-priority tickets, newest first, with everything the cards show."""
-        replies = (
-            sa.select(sa.func.count(Post.id))
-            .where(Post.ticket_id == Ticket.id)
-            .correlate(Ticket)
-            .scalar_subquery()
-        )
-        reply_hours = (
-            sa.select(sa.func.coalesce(sa.func.sum(Post.hours), 0))
-            .where(Post.ticket_id == Ticket.id)
-            .correlate(Ticket)
-            .scalar_subquery()
-        )
         rows = self.db.execute(
-            sa.select(Ticket, replies, reply_hours)
+            sa.select(Ticket)
             .join(Ticket.ticket_priority)
             .outerjoin(Ticket.status)
             .where(
@@ -197,14 +194,14 @@ class Dashboard:
             )
             .order_by(Ticket.date_added.desc(), Ticket.id.desc())
             .limit(limit)
-        ).all()
+        ).scalars()
         return [
             HighPriorityTicket(
                 ticket=ticket,
-                replies=_as_int(count),
-                total_hours=_as_decimal(ticket.hours) + _as_decimal(hours),
+                replies=ticket.reply_count,
+                total_hours=_as_decimal(ticket.total_hours),
             )
-            for ticket, count, hours in rows
+            for ticket in rows
         ]
 
 

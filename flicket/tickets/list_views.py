@@ -24,6 +24,7 @@ from flicket.tickets.lists import (
     parse_sort,
     sort_label,
 )
+from flicket.tickets.search import searcher
 
 SORT_COOKIE = "tickets_sort"
 SORT_COOKIE_MAX_AGE = 2419200  # 28 days, as Flicket
@@ -56,7 +57,7 @@ FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 def _filters(request):
     filters = TicketFilters.from_params(request.GET)
-    filters.resolve_user(request.tickets)
+    filters.resolve(request.tickets)
     return filters
 
 
@@ -141,6 +142,7 @@ def ticket_list(request):
         sort=sort,
         page=page_number(request),
         per_page=site_page_size(request),
+        search=searcher(request),
     )
 
     params = filters.query_params()
@@ -227,6 +229,7 @@ def tickets_csv(request):
         user_id=request.user.id,
         sort=_sort(request)[0],
         limit=_csv_limit(request),
+        search=searcher(request),
     )
     buffer = io.StringIO()
     writer = csv.writer(buffer)

@@ -2,12 +2,15 @@
 
 ``TicketFilters`` reads the list's query parameters (reference §3.4); ``list_statement``
 turns filters, scope and sort into one SELECT that also loads everything a ticket card
-shows: creator, assignee, status, priority, category with its department, and the reply
-count and total hours as extra columns (correlated subqueries). Inside it, a derived table
-picks the page's ticket ids first, so the subqueries run for one page of tickets, not for
-every ticket (unless the sort itself is by replies or hours). A list page therefore runs
-the same statements whatever its size: one count, one page of rows, and one for the role
-groups of the users named on it (see ``fetch_page``).
+shows: creator, assignee, status, priority, category with its department, and the stored
+reply count and total hours. Every filter is a condition on ``flicket_topic``'s own
+(indexed) columns, names being turned into ids by subqueries, so the count and the choice
+of the page's ids read one table through its indexes; a derived table picks the page's
+ticket ids (with a window count of all the matches) first and only those rows are joined to
+what the cards show. A list page therefore runs the same statements whatever its size: one
+for the page of rows and the count, and one for the role groups of the users named on it
+(see ``fetch_page``). The text filter is the
+database's full-text index (``flicket.tickets.search``).
 
 Rules kept here, in one place:
 
@@ -35,7 +38,7 @@ from flicket.accounts.models import Group, User, user_groups
 from flicket.departments.models import Category, Department
 from flicket.i18n import _
 from flicket.pagination import Page
-from flicket.tickets.models import Post, Priority, Status, Subscription, Ticket
+from flicket.tickets.models import Priority, Status, Subscription, Ticket
 from flicket.tickets.services import CLOSED
 
 SCOPES = ("all", "mine", "subscribed")
@@ -63,8 +66,6 @@ SORT_KEYS = tuple(key for base in SORTS for key in (base, base + "_desc"))
 
 #: The largest id an INTEGER column holds on every supported database.
 MAX_ID = 2**31 - 1
-#: No ticket field is longer than this, so a longer search text cannot match anything.
-MAX_SEARCH = 5000
 _DIGITS = re.compile(r"[0-9]+")
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
@@ -106,10 +107,12 @@ class TicketFilters:
     #: Messages for the page about values that were ignored or match nothing
     #: (TranslationStrings).
     notices: list = field(default_factory=list)
-    #: The user named by ``username`` or ``user_id``, once ``resolve_user`` found them.
+    #: The user named by ``username`` or ``user_id``, once ``resolve`` found them.
     user: User | None = None
     #: Set when a filter can match no ticket at all (an unknown username).
     match_nothing: bool = False
+    #: Every status (``TicketService.statuses``), so that status names become ids here.
+    statuses: list = field(default_factory=list)
 
     #: Query parameters, in the order links carry them.
     PARAMS = (
@@ -154,9 +157,10 @@ class TicketFilters:
         self.notices.append(TranslationString(self._ID_LABELS[name], mapping={"value": shown}))
         return None
 
-    def resolve_user(self, tickets):
-        """Find the user of the ``username`` (or ``user_id``) filter with the ticket
-        service ``tickets``; an unknown username matches nothing and says so."""
+    def resolve(self, tickets):
+        """Find the statuses and the user of the ``username`` (or ``user_id``) filter with
+        the ticket service ``tickets``; an unknown username matches nothing and says so."""
+        self.statuses = tickets.statuses()
         if self.username:
             self.user = tickets.user_by_username(self.username)
             if self.user is None:
@@ -186,15 +190,16 @@ class TicketFilters:
                 params[name] = str(value)
         return params
 
-    def conditions(self):
-        """WHERE clauses; they expect ``Status``, ``Category`` and ``Department`` joined."""
+    def conditions(self, search):
+        """WHERE clauses on ``flicket_topic``'s own columns; ``search`` turns the text
+        filter into a condition (``flicket.tickets.search.searcher``)."""
         conditions = []
         if self.match_nothing:
             conditions.append(sa.false())
         if self.status:
-            conditions.append(Status.status == self.status)
+            conditions.append(status_is(self.statuses, self.status))
         else:
-            conditions.append(sa.or_(Status.status.is_(None), Status.status != CLOSED))
+            conditions.append(not_closed(self.statuses))
         if self.priority:
             conditions.append(
                 Ticket.ticket_priority_id.in_(
@@ -204,9 +209,9 @@ class TicketFilters:
         if self.unassigned:
             conditions.append(Ticket.assigned_id.is_(None))
         if self.department:
-            conditions.append(Department.department == self.department)
+            conditions.append(in_department(self.department))
         if self.category:
-            conditions.append(Category.category == self.category)
+            conditions.append(in_category(self.category))
         user_id = self.effective_user_id
         if user_id is not None:
             conditions.append(sa.or_(Ticket.started_id == user_id, Ticket.assigned_id == user_id))
@@ -215,25 +220,39 @@ class TicketFilters:
         if self.created_id is not None:
             conditions.append(Ticket.started_id == self.created_id)
         if self.content:
-            conditions.append(content_matches(self.content))
+            conditions.append(search(self.content))
         return conditions
 
 
-def content_matches(text):
-    """Case-insensitive substring of the title, the content or any reply's content;
-    ``%``, ``_`` and the escape character are taken literally."""
-    if len(text) > MAX_SEARCH:
-        return sa.false()
-    in_reply = (
-        sa.exists()
-        .where(Post.ticket_id == Ticket.id, Post.content.icontains(text, autoescape=True))
-        .correlate(Ticket)
+# Names are turned into ids (statuses: from the request's list of them, so the ids are
+# literal and every planner can use the index, an OR with IS NULL included; departments and
+# categories: by subqueries), so that every condition is on an indexed column of
+# flicket_topic (no join is needed to count or to choose a page).
+
+
+def status_is(statuses, name):
+    ids = [status.id for status in statuses if status.status == name]
+    return Ticket.status_id.in_(ids) if ids else sa.false()
+
+
+def not_closed(statuses):
+    """Every status but Closed (from ``statuses``, all of them), and no status."""
+    ids = [status.id for status in statuses if status.status != CLOSED]
+    if not ids:
+        return Ticket.status_id.is_(None)
+    return sa.or_(Ticket.status_id.is_(None), Ticket.status_id.in_(ids))
+
+
+def in_department(name):
+    return Ticket.category_id.in_(
+        sa.select(Category.id)
+        .join(Department, Category.department_id == Department.id)
+        .where(Department.department == name)
     )
-    return sa.or_(
-        Ticket.title.icontains(text, autoescape=True),
-        Ticket.content.icontains(text, autoescape=True),
-        in_reply,
-    )
+
+
+def in_category(name):
+    return Ticket.category_id.in_(sa.select(Category.id).where(Category.category == name))
 
 
 def _scope_condition(scope, user_id):
@@ -256,33 +275,13 @@ def join_filter_tables(statement):
     )
 
 
-def _where(statement, filters, scope, user_id):
+def _where(statement, filters, scope, user_id, search):
     if scope not in SCOPES:
         raise ValueError(f"unknown ticket list scope {scope!r}")
     scope_condition = _scope_condition(scope, user_id)
     if scope_condition is not None:
         statement = statement.where(scope_condition)
-    return statement.where(*filters.conditions())
-
-
-def reply_count():
-    return (
-        sa.select(sa.func.count(Post.id))
-        .where(Post.ticket_id == Ticket.id)
-        .correlate(Ticket)
-        .scalar_subquery()
-    )
-
-
-def total_hours():
-    """Ticket hours plus the hours of all its replies."""
-    reply_hours = (
-        sa.select(sa.func.coalesce(sa.func.sum(Post.hours), 0))
-        .where(Post.ticket_id == Ticket.id)
-        .correlate(Ticket)
-        .scalar_subquery()
-    )
-    return sa.type_coerce(sa.func.coalesce(Ticket.hours, 0) + reply_hours, sa.Numeric(12, 2))
+    return statement.where(*filters.conditions(search))
 
 
 class TicketRow(NamedTuple):
@@ -291,14 +290,14 @@ class TicketRow(NamedTuple):
     total_hours: Decimal
 
 
-def count_statement(filters, *, scope="all", user_id=None):
-    statement = join_filter_tables(sa.select(sa.func.count(Ticket.id)).select_from(Ticket))
-    return _where(statement, filters, scope, user_id)
+def count_statement(filters, *, scope="all", user_id=None, search=None):
+    statement = sa.select(sa.func.count(Ticket.id)).select_from(Ticket)
+    return _where(statement, filters, scope, user_id, search)
 
 
-def sort_order(sort, dialect, *, creator, assignee, replies, hours):
-    """ORDER BY clauses of ``sort``, over the given creator/assignee aliases and
-    reply-count/total-hours expressions."""
+def sort_order(sort, dialect, *, creator, assignee):
+    """ORDER BY clauses of ``sort``, over the given creator/assignee aliases (and
+    ``Category``/``Department`` for the department sort)."""
     sort = parse_sort(sort) or DEFAULT_SORT
     descending = sort.endswith("_desc")
     base = sort.removesuffix("_desc")
@@ -310,11 +309,11 @@ def sort_order(sort, dialect, *, creator, assignee, replies, hours):
         "addedby": [creator.name],
         "addedon": [Ticket.date_added],
         "last_updated": [Ticket.last_updated],
-        "replies": [replies],
+        "replies": [Ticket.reply_count],
         "department_category": [Department.department, Category.category],
         "status": [Ticket.status_id],
         "assigned": [assignee.name],
-        "time": [hours],
+        "time": [Ticket.total_hours],
     }[base]
     return [_ordered(column, descending, dialect) for column in columns] + [Ticket.id.asc()]
 
@@ -327,50 +326,64 @@ def _ordered(column, descending, dialect):
     return ordered
 
 
-def _page_of_ids(filters, *, scope, user_id, sort, dialect, limit, offset):
-    """The ids of one page, as a derived table: filtered, sorted and cut without computing
-    reply counts and hours for every ticket (only a replies or time sort needs them)."""
+def sort_joins(statement, sort, creator, assignee):
+    """``statement`` with the tables ``sort`` orders by joined (none for most sorts)."""
     base = (parse_sort(sort) or DEFAULT_SORT).removesuffix("_desc")
-    creator = aliased(User, name="page_creator")
-    assignee = aliased(User, name="page_assignee")
-    statement = join_filter_tables(sa.select(Ticket.id.label("id")).select_from(Ticket))
     if base == "addedby":
         statement = statement.outerjoin(creator, Ticket.started_id == creator.id)
     if base == "assigned":
         statement = statement.outerjoin(assignee, Ticket.assigned_id == assignee.id)
-    order = sort_order(
-        sort,
-        dialect,
-        creator=creator,
-        assignee=assignee,
-        replies=reply_count(),
-        hours=total_hours(),
-    )
-    statement = _where(statement, filters, scope, user_id).order_by(*order)
+    if base == "department_category":
+        statement = statement.outerjoin(Category, Ticket.category_id == Category.id).outerjoin(
+            Department, Category.department_id == Department.id
+        )
+    return statement
+
+
+def _page_of_ids(filters, *, scope, user_id, sort, dialect, search, limit, offset):
+    """The ids of one page, as a derived table: filtered, sorted and cut on the ticket
+    table's indexes, joining only what a name sort needs. Each row also carries the number
+    of tickets the filters match (a window count, computed in the same pass as the page,
+    so the filters, a text search above all, are evaluated once)."""
+    creator = aliased(User, name="page_creator")
+    assignee = aliased(User, name="page_assignee")
+    statement = sa.select(
+        Ticket.id.label("id"), sa.func.count().over().label("total")
+    ).select_from(Ticket)
+    statement = sort_joins(statement, sort, creator, assignee)
+    order = sort_order(sort, dialect, creator=creator, assignee=assignee)
+    statement = _where(statement, filters, scope, user_id, search).order_by(*order)
     return statement.limit(limit).offset(offset).subquery("page")
 
 
 def list_statement(
-    filters, *, scope="all", user_id=None, sort=DEFAULT_SORT, dialect=None, limit, offset=0
+    filters,
+    *,
+    scope="all",
+    user_id=None,
+    sort=DEFAULT_SORT,
+    dialect=None,
+    search=None,
+    limit,
+    offset=0,
 ):
-    """One SELECT of (ticket, reply count, total hours) for ``limit`` tickets from
-    ``offset``, with everything a card shows loaded by the same statement."""
+    """One SELECT of (ticket, reply count, total hours, tickets matched) for ``limit``
+    tickets from ``offset``, with everything a card shows loaded by the same statement."""
     page = _page_of_ids(
         filters,
         scope=scope,
         user_id=user_id,
         sort=sort,
         dialect=dialect,
+        search=search,
         limit=limit,
         offset=offset,
     )
     creator = aliased(User, name="creator")
     assignee = aliased(User, name="assignee")
-    replies = reply_count().label("replies")
-    hours = total_hours().label("total_hours")
     statement = (
         join_filter_tables(
-            sa.select(Ticket, replies, hours)
+            sa.select(Ticket, Ticket.reply_count, Ticket.total_hours, page.c.total)
             .select_from(Ticket)
             .join(page, page.c.id == Ticket.id)
         )
@@ -385,9 +398,7 @@ def list_statement(
             contains_eager(Ticket.assigned.of_type(assignee)),
         )
     )
-    order = sort_order(
-        sort, dialect, creator=creator, assignee=assignee, replies=replies, hours=hours
-    )
+    order = sort_order(sort, dialect, creator=creator, assignee=assignee)
     return statement.order_by(*order)
 
 
@@ -418,31 +429,51 @@ def _load_role_groups(dbsession, rows):
         set_committed_value(user, "groups", groups[user_id])
 
 
-def fetch_page(dbsession, filters, *, scope, user_id, sort, page, per_page):
-    """One page of ``TicketRow``; a page past the end shows the last page."""
-    total = dbsession.scalar(count_statement(filters, scope=scope, user_id=user_id)) or 0
-    pages = max(1, math.ceil(total / per_page))
-    page = min(max(page, 1), pages)
-    rows = []
-    if total:
-        statement = list_statement(
-            filters,
-            scope=scope,
-            user_id=user_id,
-            sort=sort,
-            dialect=_dialect(dbsession),
-            limit=per_page,
-            offset=(page - 1) * per_page,
-        )
-        result = dbsession.execute(statement)
-        rows = [TicketRow(*row) for row in result]
-        _load_role_groups(dbsession, rows)
+def _rows(dbsession, filters, *, scope, user_id, sort, search, limit, offset=0):
+    """(``TicketRow`` list, number of tickets the filters match; 0 when no row came)."""
+    statement = list_statement(
+        filters,
+        scope=scope,
+        user_id=user_id,
+        sort=sort,
+        dialect=_dialect(dbsession),
+        search=search,
+        limit=limit,
+        offset=offset,
+    )
+    result = dbsession.execute(statement).all()
+    rows = [TicketRow(ticket, replies, hours) for ticket, replies, hours, _total in result]
+    return rows, (result[0][3] if result else 0)
+
+
+def fetch_page(dbsession, filters, *, scope, user_id, sort, page, per_page, search):
+    """One page of ``TicketRow``; a page past the end shows the last page. ``search``:
+    ``flicket.tickets.search.searcher`` of the request. One statement gives the page and
+    the count; only a page past the end costs a count and a second page query."""
+    page = max(page, 1)
+    query = {"scope": scope, "user_id": user_id, "search": search}
+    rows, total = _rows(
+        dbsession, filters, sort=sort, limit=per_page, offset=(page - 1) * per_page, **query
+    )
+    if not rows and page > 1:
+        total = dbsession.scalar(count_statement(filters, **query)) or 0
+        page = max(1, math.ceil(total / per_page))
+        if total:
+            rows, total = _rows(
+                dbsession,
+                filters,
+                sort=sort,
+                limit=per_page,
+                offset=(page - 1) * per_page,
+                **query,
+            )
+    _load_role_groups(dbsession, rows)
     return Page(rows, page, per_page, total)
 
 
-def fetch_rows(dbsession, filters, *, scope, user_id, sort, limit):
+def fetch_rows(dbsession, filters, *, scope, user_id, sort, limit, search):
     """Up to ``limit`` ``TicketRow`` (the CSV export)."""
-    statement = list_statement(
-        filters, scope=scope, user_id=user_id, sort=sort, dialect=_dialect(dbsession), limit=limit
+    rows, _total = _rows(
+        dbsession, filters, scope=scope, user_id=user_id, sort=sort, search=search, limit=limit
     )
-    return [TicketRow(*row) for row in dbsession.execute(statement)]
+    return rows

@@ -31,7 +31,20 @@ class Priority(Base):
 
 class Ticket(Base):
     __tablename__ = "flicket_topic"
-    __table_args__ = (sa.Index("ix_flicket_topic_date_added", "date_added"),)
+    __table_args__ = (
+        sa.Index("ix_flicket_topic_date_added", "date_added"),
+        # The default list (open tickets by priority) and the dashboard (department x status).
+        sa.Index(
+            "ix_flicket_topic_status_id_ticket_priority_id", "status_id", "ticket_priority_id"
+        ),
+        sa.Index(
+            "ix_flicket_topic_category_status_priority_assigned",
+            "category_id",
+            "status_id",
+            "ticket_priority_id",
+            "assigned_id",
+        ),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     title: Mapped[str | None] = mapped_column(sa.String(128), index=True)
@@ -50,6 +63,15 @@ class Ticket(Base):
     )
     hours: Mapped[Decimal | None] = mapped_column(sa.Numeric(10, 2), server_default="0")
     last_updated: Mapped[datetime | None] = mapped_column(sa.DateTime, default=utcnow, index=True)
+    #: Stored counters (not in Flicket 0.3.5), kept by the ticket service in SQL arithmetic
+    #: and repaired by flicket-update-user-posts: the number of replies, and the ticket's
+    #: hours plus its replies' hours. Lists read and sort them like any column.
+    reply_count: Mapped[int] = mapped_column(
+        sa.Integer, default=0, server_default="0", nullable=False, index=True
+    )
+    total_hours: Mapped[Decimal] = mapped_column(
+        sa.Numeric(12, 2), default=0, server_default="0", nullable=False, index=True
+    )
 
     user: Mapped[User | None] = relationship(foreign_keys=[started_id])
     modified: Mapped[User | None] = relationship(foreign_keys=[modified_id])

@@ -267,6 +267,14 @@ class TicketService:
     def _touch(self, ticket):
         ticket.last_updated = clock.utcnow()
 
+    def _count(self, ticket, replies=0, hours=None):
+        """Move the ticket's stored reply count and total hours by ``replies`` and
+        ``hours``, in SQL arithmetic so that concurrent changes never lose one."""
+        if replies:
+            ticket.reply_count = Ticket.reply_count + replies
+        if hours:
+            ticket.total_hours = Ticket.total_hours + hours
+
     def _action(self, ticket, actor, action, data=None, recipient=None):
         self.db.add(
             Action(
@@ -449,6 +457,8 @@ class TicketService:
             category=category,
             ticket_priority=priority,
             hours=self._hours(hours),
+            reply_count=0,
+            total_hours=self._hours(hours),
         )
         self.db.add(ticket)
         self.db.flush()
@@ -474,6 +484,7 @@ class TicketService:
         )
         self.db.add(post)
         self.db.flush()
+        self._count(ticket, replies=1, hours=post.hours)
         self._save_files(files, post=post)
         if status is None and self.is_closed(ticket):
             status = self.status(OPEN)
@@ -714,6 +725,7 @@ class TicketService:
             changes.append("title")
         new_hours = self._hours(hours)
         if new_hours != (ticket.hours or Decimal("0")):
+            self._count(ticket, hours=new_hours - (ticket.hours or Decimal("0")))
             ticket.hours = new_hours
             changes.append("hours")
         if self._apply_priority(ticket, actor, priority):
@@ -763,7 +775,9 @@ class TicketService:
                 post=post, content=post.content, author_id=post.modified_id or post.user_id
             )
             post.content = content
-        post.hours = self._hours(hours)
+        new_hours = self._hours(hours)
+        self._count(ticket, hours=new_hours - (post.hours or Decimal("0")))
+        post.hours = new_hours
         self._remove_uploads(post.uploads, remove_upload_ids)
         if files:
             self._save_files(files, post=post)
@@ -835,6 +849,7 @@ class TicketService:
         self.db.execute(sa.delete(History).where(History.post_id == post.id))
         if post.user_id:
             self.db.execute(_bump(post.user_id, "total_posts", -1))
+        self._count(ticket, replies=-1, hours=-(post.hours or Decimal("0")))
         self._touch(ticket)
         self._notify(events.PostDeleted(self.request, ticket, actor, post=post))
         self.db.execute(sa.delete(Post).where(Post.id == post.id))

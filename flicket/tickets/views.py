@@ -169,9 +169,6 @@ def _ticket_page_values(request, ticket, form):
             .distinct()
         )
     )
-    reply_hours = db.scalar(
-        sa.select(sa.func.coalesce(sa.func.sum(Post.hours), 0)).where(Post.ticket_id == ticket.id)
-    )
     ticket_uploads = list(db.scalars(sa.select(Upload).where(Upload.topic_id == ticket.id)))
     context = request.context
     return {
@@ -179,7 +176,7 @@ def _ticket_page_values(request, ticket, form):
         "page": page,
         "actions_by_post": actions_by_post,
         "subscribers": subscribers,
-        "total_hours": (ticket.hours or 0) + (reply_hours or 0),
+        "total_hours": ticket.total_hours,
         "ticket_uploads": ticket_uploads,
         "form": form,
         "subscribe_form": UsernameForm.from_request(request),

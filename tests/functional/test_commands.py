@@ -238,8 +238,15 @@ def add_ticket(session, title, creator, *, status="Open", assigned=None, priorit
     return ticket
 
 
-def add_reply(session, ticket, author):
-    post = models.Post(ticket=ticket, user=author, content="A reply.", date_added=clock.utcnow())
+def add_reply(session, ticket, author, hours="0"):
+    """A reply written straight into the table: the ticket's stored counters are not kept."""
+    post = models.Post(
+        ticket=ticket,
+        user=author,
+        content="A reply.",
+        date_added=clock.utcnow(),
+        hours=Decimal(hours),
+    )
     session.add(post)
     session.flush()
     return post
@@ -566,7 +573,7 @@ def counted(site):
         add_user(session, "carol", total_posts=0, total_assigned=0)
         first = add_ticket(session, "Printer jammed", alice, assigned=bob, status="In Work")
         second = add_ticket(session, "Old laptop", alice, assigned=bob, status="Closed")
-        add_reply(session, first, bob)
+        add_reply(session, first, bob, hours="1.25")
         add_reply(session, first, alice)
         add_reply(session, second, bob)
         # NULL counters (the columns' defaults only apply when nothing is given).
@@ -589,19 +596,45 @@ def stored(site, column):
         )
 
 
+def ticket_counters(site):
+    """{title: (reply_count, total_hours)} as stored."""
+    with site.engine.connect() as conn:
+        rows = conn.execute(
+            sa.select(models.Ticket.title, models.Ticket.reply_count, models.Ticket.total_hours)
+        ).all()
+    return {
+        title: (count, Decimal(str(hours)).quantize(Decimal("0.01")))
+        for title, count, hours in rows
+    }
+
+
 def test_update_user_posts(counted, capsys):
+    """It repairs the users' total_posts and the tickets' reply_count and total_hours."""
+    with counted.engine.connect() as conn:
+        ids = dict(conn.execute(sa.select(models.Ticket.title, models.Ticket.id)).all())
     code, out, err = run(capsys, "flicket-update-user-posts", counted.ini)
     assert code == 0, err
     assert out.splitlines() == [
         "alice: 7 → 3",
         "bob: NULL → 2",
         "total_posts: updated 2 users of 3 users.",
+        f"ticket {ids['Printer jammed']}: reply_count 0 → 2, total_hours 0.00 → 1.25",
+        f"ticket {ids['Old laptop']}: reply_count 0 → 1, total_hours 0.00 → 0.00",
+        "reply_count, total_hours: updated 2 tickets of 2 tickets.",
     ]
     assert stored(counted, "total_posts") == {"alice": 3, "bob": 2, "carol": 0}
     assert stored(counted, "total_assigned") == {"alice": 1, "bob": 0, "carol": None}
+    assert ticket_counters(counted) == {
+        "Printer jammed": (2, Decimal("1.25")),
+        "Old laptop": (1, Decimal("0.00")),
+    }
 
     code, out, err = run(capsys, "flicket-update-user-posts", counted.ini)
-    assert (code, out) == (0, "total_posts: all 3 users already correct.\n")
+    assert (code, out) == (
+        0,
+        "total_posts: all 3 users already correct.\n"
+        "reply_count, total_hours: all 2 tickets already correct.\n",
+    )
 
 
 def test_update_user_assigned(counted, capsys):
@@ -997,9 +1030,7 @@ def test_populate_option_that_is_not_a_number(capsys):
     assert "--tickets: invalid int value: 'many'" in capsys.readouterr().err
 
 
-def test_outstanding_tickets_in_each_users_language_and_the_terminals(
-    site, capsys, monkeypatch
-):
+def test_outstanding_tickets_in_each_users_language_and_the_terminals(site, capsys, monkeypatch):
     from tests.functional.test_i18n import assert_french_mail, english_in
 
     with site.session() as session:
