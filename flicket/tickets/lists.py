@@ -32,9 +32,9 @@ from typing import NamedTuple
 import sqlalchemy as sa
 from pyramid.i18n import TranslationString
 from sqlalchemy.orm import aliased, contains_eager
-from sqlalchemy.orm.attributes import set_committed_value
 
-from flicket.accounts.models import Group, User, user_groups
+from flicket.accounts.models import User
+from flicket.accounts.roles import load_role_groups
 from flicket.departments.models import Category, Department
 from flicket.i18n import _
 from flicket.pagination import Page
@@ -406,29 +406,6 @@ def _dialect(dbsession):
     return dbsession.get_bind().dialect.name
 
 
-def _load_role_groups(dbsession, rows):
-    """The groups of every creator and assignee on the page, in one query, so that the
-    role colouring of their names lazy-loads nothing."""
-    users = {}
-    for row in rows:
-        for user in (row.ticket.user, row.ticket.assigned):
-            if user is not None:
-                users[user.id] = user
-    if not users:
-        return
-    groups = {user_id: [] for user_id in users}
-    pairs = dbsession.execute(
-        sa.select(user_groups.c.user_id, Group)
-        .join(Group, Group.id == user_groups.c.group_id)
-        .where(user_groups.c.user_id.in_(list(users)))
-        .order_by(Group.group_name)
-    )
-    for user_id, group in pairs:
-        groups[user_id].append(group)
-    for user_id, user in users.items():
-        set_committed_value(user, "groups", groups[user_id])
-
-
 def _rows(dbsession, filters, *, scope, user_id, sort, search, limit, offset=0):
     """(``TicketRow`` list, number of tickets the filters match; 0 when no row came)."""
     statement = list_statement(
@@ -467,7 +444,10 @@ def fetch_page(dbsession, filters, *, scope, user_id, sort, page, per_page, sear
                 offset=(page - 1) * per_page,
                 **query,
             )
-    _load_role_groups(dbsession, rows)
+    # Creators and assignees are named with their role: their groups in one query.
+    load_role_groups(
+        dbsession, [u for row in rows for u in (row.ticket.user, row.ticket.assigned)]
+    )
     return Page(rows, page, per_page, total)
 
 

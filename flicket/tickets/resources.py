@@ -95,9 +95,10 @@ def _id_from(request, key):
 def ticket_options():
     """What every ticket page needs loaded with the ticket (one query, no lazy loads)."""
     return (
-        joinedload(Ticket.user).selectinload(User.groups),
-        joinedload(Ticket.assigned).selectinload(User.groups),
-        joinedload(Ticket.modified).selectinload(User.groups),
+        # Groups (the people's roles) joined too: one row, so nothing repeats much.
+        joinedload(Ticket.user).joinedload(User.groups),
+        joinedload(Ticket.assigned).joinedload(User.groups),
+        joinedload(Ticket.modified).joinedload(User.groups),
         joinedload(Ticket.status),
         joinedload(Ticket.ticket_priority),
         joinedload(Ticket.category).joinedload(Category.department),
@@ -105,10 +106,14 @@ def ticket_options():
 
 
 def ticket_factory(request):
-    ticket = request.dbsession.scalar(
-        sa.select(Ticket)
-        .options(*ticket_options())
-        .where(Ticket.id == _id_from(request, "ticket_id"))
+    ticket = (
+        request.dbsession.scalars(
+            sa.select(Ticket)
+            .options(*ticket_options())
+            .where(Ticket.id == _id_from(request, "ticket_id"))
+        )
+        .unique()
+        .first()
     )
     if ticket is None:
         raise HTTPNotFound(_("There is no such ticket."))
@@ -116,14 +121,18 @@ def ticket_factory(request):
 
 
 def post_factory(request):
-    post = request.dbsession.scalar(
-        sa.select(Post)
-        .options(
-            joinedload(Post.user),
-            joinedload(Post.ticket).options(*ticket_options()),
-            selectinload(Post.uploads),
+    post = (
+        request.dbsession.scalars(
+            sa.select(Post)
+            .options(
+                joinedload(Post.user),
+                joinedload(Post.ticket).options(*ticket_options()),
+                selectinload(Post.uploads),
+            )
+            .where(Post.id == _id_from(request, "post_id"))
         )
-        .where(Post.id == _id_from(request, "post_id"))
+        .unique()
+        .first()
     )
     if post is None or post.ticket is None:
         raise HTTPNotFound(_("There is no such reply."))

@@ -215,22 +215,32 @@ class TicketService:
     def latest_post_id(self, ticket):
         return self.db.scalar(sa.select(sa.func.max(Post.id)).where(Post.ticket_id == ticket.id))
 
-    def latest_change(self, ticket):
+    def newest_post(self, ticket):
+        """The ticket's newest reply with its author (None before the first reply)."""
+        return self.db.scalars(
+            sa.select(Post)
+            .options(joinedload(Post.user))
+            .where(Post.ticket_id == ticket.id)
+            .order_by(Post.id.desc())
+            .limit(1)
+        ).first()
+
+    @staticmethod
+    def latest_change(ticket, newest_action, newest_post):
         """What happened to ``ticket`` last, for its page (a ``LatestChange``): its newest
-        action or reply (two small indexed queries), its last edit, or its creation."""
-        candidates = [LatestChange("created", ticket, ticket.user, ticket.date_added)]
-        if ticket.date_modified is not None:
-            candidates.append(LatestChange("edit", ticket, ticket.modified, ticket.date_modified))
-        for kind, model, when in (("action", Action, "date"), ("reply", Post, "date_added")):
-            row = self.db.scalars(
-                sa.select(model)
-                .options(joinedload(model.user).selectinload(User.groups))
-                .where(model.ticket_id == ticket.id)
-                .order_by(model.id.desc())
-                .limit(1)
-            ).first()
-            if row is not None:
-                candidates.append(LatestChange(kind, row, row.user, getattr(row, when)))
+        action or reply, its last edit, or its creation, whichever came last."""
+        candidates = [
+            LatestChange("created", ticket, ticket.user, ticket.date_added),
+            LatestChange("edit", ticket, ticket.modified, ticket.date_modified),
+        ]
+        if newest_action is not None:
+            candidates.append(
+                LatestChange("action", newest_action, newest_action.user, newest_action.date)
+            )
+        if newest_post is not None:
+            candidates.append(
+                LatestChange("reply", newest_post, newest_post.user, newest_post.date_added)
+            )
         dated = [change for change in candidates if change.when is not None]
         return max(dated, key=lambda change: change.when) if dated else None
 

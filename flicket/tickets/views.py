@@ -16,6 +16,7 @@ from pyramid.view import view_config
 from sqlalchemy.orm import joinedload, selectinload
 
 from flicket.accounts.models import User
+from flicket.accounts.roles import load_role_groups
 from flicket.forms import invalid, password_confirmed
 from flicket.i18n import _, flash
 from flicket.markdown import render_markdown
@@ -128,30 +129,32 @@ def create_ticket(request):
 
 def _ticket_page_values(request, ticket, form):
     db = request.dbsession
+    service = request.tickets
     page = paginate(
         db,
         sa.select(Post)
-        .options(
-            joinedload(Post.user).selectinload(User.groups),
-            joinedload(Post.modified).selectinload(User.groups),
-            selectinload(Post.uploads),
-        )
+        .options(joinedload(Post.user), joinedload(Post.modified), selectinload(Post.uploads))
         .where(Post.ticket_id == ticket.id)
         .order_by(Post.id),
         page_number(request),
         site_page_size(request),
     )
     post_ids = [post.id for post in page.items]
+    newest_action_id = (
+        sa.select(sa.func.max(Action.id)).where(Action.ticket_id == ticket.id).scalar_subquery()
+    )
     actions = list(
         db.scalars(
             sa.select(Action)
-            .options(
-                joinedload(Action.user).selectinload(User.groups),
-                joinedload(Action.recipient).selectinload(User.groups),
-            )
+            .options(joinedload(Action.user), joinedload(Action.recipient))
             .where(
                 Action.ticket_id == ticket.id,
-                sa.or_(Action.post_id.is_(None), Action.post_id.in_(post_ids or [-1])),
+                sa.or_(
+                    Action.post_id.is_(None),
+                    Action.post_id.in_(post_ids or [-1]),
+                    # The newest, wherever it is, for "last change" under the title.
+                    Action.id == newest_action_id,
+                ),
             )
             .order_by(Action.id)
         )
@@ -162,12 +165,20 @@ def _ticket_page_values(request, ticket, form):
     subscribers = list(
         db.scalars(
             sa.select(User)
-            .options(selectinload(User.groups))
             .join(Subscription, Subscription.user_id == User.id)
             .where(Subscription.ticket_id == ticket.id)
             .order_by(User.name, User.id)
             .distinct()
         )
+    )
+    newest_post = service.newest_post(ticket)
+    # Everyone the page names is shown with their role: all their groups in one query.
+    load_role_groups(
+        db,
+        [u for post in page.items for u in (post.user, post.modified)]
+        + [u for action in actions for u in (action.user, action.recipient)]
+        + subscribers
+        + [newest_post.user if newest_post else None],
     )
     ticket_uploads = list(db.scalars(sa.select(Upload).where(Upload.topic_id == ticket.id)))
     context = request.context
@@ -181,7 +192,9 @@ def _ticket_page_values(request, ticket, form):
         "form": form,
         "subscribe_form": UsernameForm.from_request(request),
         "is_closed": request.tickets.is_closed(ticket),
-        "latest_change": request.tickets.latest_change(ticket),
+        "latest_change": service.latest_change(
+            ticket, actions[-1] if actions else None, newest_post
+        ),
         "confirmations": {
             "claim": claim_confirmation(ticket),
             "release": release_confirmation(ticket),
