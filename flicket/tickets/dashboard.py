@@ -23,7 +23,8 @@ from flicket.tickets.services import CLOSED, IN_WORK
 
 AWAITING_INFORMATION = "Awaiting Information"
 HIGH = "high"
-HIGH_PRIORITY_LIMIT = 100
+#: The dashboard shows the newest few at a glance; the list behind its total has them all.
+HIGH_PRIORITY_LIMIT = 20
 
 #: Chart colours by status name; other statuses take the palette in turn. Each reaches 3:1
 #: against the white page, and segments are parted by white gaps and named in the legend.
