@@ -648,7 +648,11 @@ def normalised_page(app, ticket_id):
     for alert in main.select(".alert-success, .alert-info"):
         alert.decompose()
     html = str(main)
-    html = re.sub(r'(href|action|id|for|aria-labelledby)="([^"]*)"', lambda m: re.sub(r"\d+", "N", m[0]), html)
+    html = re.sub(
+        r'(href|action|id|for|aria-labelledby)="([^"]*)"',
+        lambda m: re.sub(r"\d+", "N", m[0]),
+        html,
+    )
     html = re.sub(r'datetime="[^"]*"', 'datetime="T"', html)
     html = re.sub(r'name="csrf_token" type="hidden" value="[^"]*"', "CSRF", html)
     html = re.sub(r"\d{2}-\d{2}-\d{4} \d{2}:\d{2}|\d{4}-\d{2}-\d{2} \d{2}:\d{2}", "TIME", html)
