@@ -24,5 +24,6 @@ from flicket.tickets.models import (  # noqa: F401
     Status,
     Subscription,
     Ticket,
+    TicketTally,
     Upload,
 )

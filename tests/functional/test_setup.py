@@ -1004,17 +1004,18 @@ def test_adopted_database_downgrades_to_flicket_schema_keeping_rows(scratch_engi
 
 
 def test_upgrade_counts_and_indexes_the_tickets_already_there(scratch_engine):
-    """Migrations 0004 and 0005 on a database with tickets: the stored reply counts and
-    hours are computed, and the search index holds the existing titles, texts and replies."""
+    """Migrations 0004 to 0006 on a database with tickets: the stored reply counts and
+    hours are computed, the search index holds the existing titles, texts and replies, and
+    the dashboard's tally counts the tickets."""
     with scratch_engine.begin() as conn:
         command.upgrade(alembic_config(conn), "0003_ticket_indexes")
     with scratch_engine.begin() as conn:
         conn.execute(sa.text("INSERT INTO flicket_users (id, username) VALUES (1, 'old')"))
         conn.execute(
             sa.text(
-                "INSERT INTO flicket_topic (id, title, content, started_id, hours) VALUES "
-                "(1, 'Zebra crossing', 'Repaint it.', 1, 1.50), "
-                "(2, 'Quiet ticket', 'Nothing here.', 1, 0)"
+                "INSERT INTO flicket_topic (id, title, content, started_id, assigned_id, hours) "
+                "VALUES (1, 'Zebra crossing', 'Repaint it.', 1, 1, 1.50), "
+                "(2, 'Quiet ticket', 'Nothing here.', 1, NULL, 0)"
             )
         )
         conn.execute(
@@ -1045,3 +1046,15 @@ def test_upgrade_counts_and_indexes_the_tickets_already_there(scratch_engine):
         assert found("yellow") == [1]
         assert found("nothing") == [2]
         assert found("paint repaint") == [1]
+
+        # No category, status or priority: counted under 0; one of the two assigned.
+        tally = conn.execute(
+            sa.select(
+                models.TicketTally.category_id,
+                models.TicketTally.status_id,
+                models.TicketTally.ticket_priority_id,
+                models.TicketTally.tickets,
+                models.TicketTally.assigned,
+            )
+        ).all()
+        assert [tuple(row) for row in tally] == [(0, 0, 0, 2, 1)]
