@@ -96,8 +96,9 @@ def render_markdown(text):
     try:
         html = _converter().convert(text)
     except RecursionError:
-        # Python-Markdown recurses once per nesting level: a few hundred "- - - …" in one
-        # post would otherwise break every page that shows it. Show the text as it is
+        # Python-Markdown before 3.11 recurses once per nesting level: a few hundred
+        # "- - - …" in one post would otherwise break every page that shows it (3.11 stops
+        # nesting instead). Show the text as it is
         # (and build a fresh converter next time: this one stopped half-way).
         _converters.markdown = None
         html = f"<p>{escape(text)}</p>"

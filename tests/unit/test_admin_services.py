@@ -92,11 +92,25 @@ def test_no_password(stored):
 
 
 def test_the_key_is_derived_from_the_secret_for_this_purpose_only():
+    """A stored password opens with the key derived for "mail-password", and neither with
+    the key derived for another purpose nor with the secret itself."""
+    import base64
+
+    from cryptography.fernet import Fernet, InvalidToken
+
     from flicket.settings import derive_secret
 
-    key = services._fernet(SETTINGS)._signing_key + services._fernet(SETTINGS)._encryption_key
-    assert key == bytes.fromhex(derive_secret(SETTINGS, "mail-password"))
-    assert key != bytes.fromhex(derive_secret(SETTINGS, "session"))
+    def fernet(hex_key):
+        return Fernet(base64.urlsafe_b64encode(bytes.fromhex(hex_key)))
+
+    token = encrypt_mail_password(SETTINGS, "smtp secret").removeprefix(MAIL_PASSWORD_PREFIX)
+    assert fernet(derive_secret(SETTINGS, "mail-password")).decrypt(token) == b"smtp secret"
+    for other in (
+        derive_secret(SETTINGS, "session"),
+        SETTINGS["flicket.secret"][-32:].encode().hex(),
+    ):
+        with pytest.raises(InvalidToken):
+            fernet(other).decrypt(token)
 
 
 # -- saving the configuration ---------------------------------------------------------------------
