@@ -33,7 +33,7 @@ class Ticket(Base):
     __tablename__ = "flicket_topic"
     __table_args__ = (
         sa.Index("ix_flicket_topic_date_added", "date_added"),
-        # The default list (open tickets by priority) and the dashboard (department x status).
+        # The default list (open tickets by priority) and the department and status filters.
         sa.Index(
             "ix_flicket_topic_status_id_ticket_priority_id", "status_id", "ticket_priority_id"
         ),
@@ -44,6 +44,8 @@ class Ticket(Base):
             "ticket_priority_id",
             "assigned_id",
         ),
+        # The home page's newest open high-priority tickets.
+        sa.Index("ix_flicket_topic_priority_date_added", "ticket_priority_id", "date_added"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -15,7 +15,8 @@ What a search means, the same on SQLite, MariaDB and PostgreSQL (tested on the t
   without FTS5, or ``flicket.search.fulltext = false``): the substring fallback.
 
 The indexes (migration 0005): SQLite FTS5 tables ``flicket_topic_fts`` (title, content)
-and ``flicket_post_fts`` (reply content), external-content tables kept in sync by triggers;
+and ``flicket_post_fts`` (reply content, keyed by ticket and reply so that the tickets of
+the matching replies come from the index alone), kept in sync by triggers;
 MariaDB/MySQL FULLTEXT indexes on the same columns (InnoDB keeps them; stop words off);
 PostgreSQL GIN indexes on ``to_tsvector('flicket_search', ...)``, a text search
 configuration that lower-cases and removes accents (``unaccent``) without stemming. The
@@ -98,12 +99,11 @@ def _sqlite_indexed(word):
         .select_from(sa.table("flicket_topic_fts"))
         .where(sa.literal_column("flicket_topic_fts").op("MATCH")(query))
     )
-    in_reply = sa.select(Post.ticket_id).where(
-        Post.id.in_(
-            sa.select(sa.literal_column("rowid"))
-            .select_from(sa.table("flicket_post_fts"))
-            .where(sa.literal_column("flicket_post_fts").op("MATCH")(query))
-        )
+    # A reply's rowid there is its ticket's id times 2**32 plus its own (migration 0005).
+    in_reply = (
+        sa.select(sa.literal_column("rowid").op(">>")(32))
+        .select_from(sa.table("flicket_post_fts"))
+        .where(sa.literal_column("flicket_post_fts").op("MATCH")(query))
     )
     return sa.or_(Ticket.id.in_(in_ticket), Ticket.id.in_(in_reply))
 

@@ -7,11 +7,13 @@ must hold afterwards: no request failed, no counter lost an update, no row is mi
 doubled, and of several people claiming one ticket exactly one got it.
 """
 
+import threading
 from urllib.parse import urlsplit
 
 import pytest
 import sqlalchemy as sa
 
+from flicket import db
 from flicket.tickets.models import Action, Post, Ticket
 from tests.conftest import basic_auth, bearer
 from tests.reliability.committed import THREADS, CommittedSite, csrf_of, run_together
@@ -207,6 +209,70 @@ def test_eight_sqlite_writers_each_replying_ten_times_lose_nothing(sqlite_site):
     assert sqlite_site.posts_by(ticket_id) == {name: 10 for name in writers}
     for name in writers:
         assert sqlite_site.counters(name) == (10, 0)
+
+
+def writing(engine):
+    """A connection of ``engine`` whose next transaction is a writing request's."""
+    token = db._sqlite_write_request.set(True)
+    try:
+        conn = engine.connect()
+        conn.begin()
+    finally:
+        db._sqlite_write_request.reset(token)
+    return conn
+
+
+def test_sqlite_writers_of_one_process_queue_for_the_lock(tmp_path):
+    """A second writer waits in the process's queue, not in SQLite's busy handler: with
+    SQLite's busy timeout at 0 it would fail at once ("database is locked"); it starts
+    the moment the first gives its connection back, whether it committed, rolled back or
+    lost its connection."""
+    engine = db.get_engine({"sqlalchemy.url": f"sqlite:///{tmp_path}/queue.sqlite"})
+    try:
+        with engine.begin() as conn:
+            conn.exec_driver_sql("CREATE TABLE t (n INTEGER)")
+        first = writing(engine)
+        first.exec_driver_sql("INSERT INTO t VALUES (1)")
+        began = threading.Event()
+        outcome = []
+
+        def second_writer():
+            with engine.connect() as conn:
+                conn.exec_driver_sql("PRAGMA busy_timeout = 0")
+                conn.commit()
+            try:
+                conn = writing(engine)
+                began.set()
+                conn.exec_driver_sql("INSERT INTO t VALUES (2)")
+                conn.commit()
+                conn.close()
+                outcome.append("written")
+            except Exception as error:  # noqa: BLE001 - reported below
+                outcome.append(error)
+
+        thread = threading.Thread(target=second_writer)
+        thread.start()
+        assert not began.wait(0.5), "the second writer began while the first was open"
+        first.commit()
+        first.close()
+        thread.join(30)
+        assert outcome == ["written"]
+
+        # Rolled back, or its connection lost: the next writer goes at once.
+        conn = writing(engine)
+        conn.rollback()
+        conn.close()
+        conn = writing(engine)
+        conn.invalidate()
+        conn.close()
+        conn = writing(engine)
+        conn.exec_driver_sql("INSERT INTO t VALUES (3)")
+        conn.commit()
+        conn.close()
+        with engine.connect() as conn:
+            assert conn.exec_driver_sql("SELECT n FROM t ORDER BY n").scalars().all() == [1, 2, 3]
+    finally:
+        engine.dispose()
 
 
 # -- REL-5: a create form sent twice ---------------------------------------------------------
