@@ -13,7 +13,7 @@ from flicket.scripts import counters
 from flicket.tickets.models import Post, Ticket
 from tests.conftest import PASSWORD, issue_api_token, login
 from tests.factories import make_ticket
-from tests.functional.test_ticket_operations import form_posting_to
+from tests.functional.test_ticket_operations import delete_ticket, form_posting_to
 
 A = "/flicket-api"
 
@@ -107,10 +107,7 @@ def test_every_write_path_keeps_the_counters(testapp, dbsession, make_client, us
     assert '<dd class="ticket-replies">3</dd>' in page.text
     assert '<dd class="ticket-hours">4.00</dd>' in page.text
 
-    delete = f"/delete_ticket/{ticket_id}/"
-    form = form_posting_to(admin.get(delete), delete)
-    form["password"] = PASSWORD
-    form.submit(status=302)
+    delete_ticket(admin, ticket_id)
     dbsession.expire_all()
     assert dbsession.get(Ticket, ticket_id) is None
     assert_all_right(dbsession)

@@ -128,6 +128,14 @@ def confirm(app, path, **kw):
     return form_posting_to(page, path).submit(**kw)
 
 
+def delete_ticket(app, ticket_id):
+    """Delete the ticket through its confirmation page, typing the password."""
+    path = f"/delete_ticket/{ticket_id}/"
+    form = form_posting_to(app.get(path), path)
+    form["password"] = PASSWORD
+    return form.submit(status=302)
+
+
 def flashes(response):
     """The flash messages of the page a redirect lands on."""
     page = response.follow()
@@ -1104,10 +1112,7 @@ def test_delete_ticket_removes_everything(login_as, dbsession, registry, users, 
     )
     tid, post_ids = alice_ticket.id, [bob_post.id, carol_post.id]
     app = login_as("admin")
-    path = f"/delete_ticket/{tid}/"
-    form = form_posting_to(app.get(path), path)
-    form["password"] = PASSWORD
-    response = form.submit(status=302)
+    response = delete_ticket(app, tid)
     assert urlsplit(response.location).path == "/tickets/"
     assert "were deleted" in flashes(response)
 

@@ -10,9 +10,9 @@ import sqlalchemy as sa
 
 from flicket.tickets.models import Ticket, TicketTally
 from tests.api_helpers import configure, fresh
-from tests.conftest import PASSWORD, login
+from tests.conftest import login
 from tests.factories import category, make_ticket, priority, status
-from tests.functional.test_ticket_operations import form_posting_to
+from tests.functional.test_ticket_operations import delete_ticket
 
 pytest_plugins = ["tests.api_helpers"]
 
@@ -93,10 +93,7 @@ def test_every_api_operation_keeps_the_tally(api_as, dbsession, users, make_clie
     # Deleting the ticket on its page takes it out of the tally.
     admin = make_client()
     login(admin, "admin")
-    delete = f"/delete_ticket/{ticket_id}/"
-    form = form_posting_to(admin.get(delete), delete)
-    form["password"] = PASSWORD
-    form.submit(status=302)
+    delete_ticket(admin, ticket_id)
     dbsession.expire_all()
     assert dbsession.get(Ticket, ticket_id) is None
     assert_tally_right(dbsession)
