@@ -682,7 +682,13 @@ def main(argv=None):
     missing = unclaimed_blocks(text)
     if missing:
         raise SystemExit(f"FAILED: DEPLOYMENT.rst blocks without a guide mark, lines {missing}")
-    root = Path(args.workdir or tempfile.mkdtemp(prefix="flicket-guide-"))
+    root = Path(args.workdir or tempfile.mkdtemp(prefix="flicket-guide-")).resolve()
+    closed = [str(folder) for folder in root.parents if not os.stat(folder).st_mode & 0o001]
+    if closed:
+        raise SystemExit(
+            f"FAILED: the flicket user and nginx could not reach {root}: "
+            f"{', '.join(closed)} cannot be gone through by others (chmod o+x)"
+        )
     try:
         for database in args.databases.split(","):
             print(f"-- DEPLOYMENT.rst with {database}")
