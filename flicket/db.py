@@ -74,9 +74,18 @@ def _mark_conflicts_retryable(context):
 
 
 #: Set while a request that may write runs: its SQLite transaction takes the write lock at
-#: BEGIN, so concurrent writers queue (busy_timeout) instead of failing to upgrade a read.
+#: BEGIN, so concurrent writers queue (on their process's writer lock, then SQLite's
+#: busy_timeout between processes) instead of failing to upgrade a read.
 _sqlite_write_request = contextvars.ContextVar("flicket_sqlite_write_request", default=False)
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+#: Marks a SQLite connection whose transaction holds its process's writer lock.
+_WRITER = "flicket_sqlite_writer"
+
+
+def _release_writer(info, writers):
+    if info.pop(_WRITER, False):
+        writers.release()
 
 
 def _make_sqlite_transactional(engine):
@@ -128,15 +137,6 @@ def _make_sqlite_transactional(engine):
         # at once; pyramid_retry runs the whole request again.
         if "database is locked" in str(context.original_exception):
             mark_error_retryable(context.sqlalchemy_exception)
-
-
-#: Marks a SQLite connection whose transaction holds its process's writer lock.
-_WRITER = "flicket_sqlite_writer"
-
-
-def _release_writer(info, writers):
-    if info.pop(_WRITER, False):
-        writers.release()
 
 
 def get_session_factory(engine):
